@@ -1,0 +1,557 @@
+"""Load and validate config.yaml.
+
+Every problem is collected and reported at once with its path (MkDocs-style), so a
+comms officer reads what to fix instead of a traceback. Secrets are only ever
+``${ENV_VAR}`` references, resolved from the environment when used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import core_schema
+
+from digest.errors import ConfigError
+from digest.timing import parse_duration, parse_schedule
+
+ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+# Keys whose values are credentials: a literal value there is an error.
+SECRET_KEY_NAMES = re.compile(r"(password|secret|token|api_key|signing_key|private_key)", re.I)
+
+
+class Strict(BaseModel):
+    """Base for every config section: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(str):
+    """A ``${ENV_VAR}`` reference; the value is read only when needed."""
+
+    @property
+    def var(self) -> str:
+        match = ENV_REF.match(self)
+        assert match is not None
+        return match.group(1)
+
+    def resolve(self) -> str:
+        value = os.environ.get(self.var)
+        if value is None:
+            raise ConfigError([f"environment variable {self.var} is not set"])
+        return value
+
+    def is_set(self) -> bool:
+        return self.var in os.environ
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return core_schema.no_info_plain_validator_function(
+            _secret, serialization=core_schema.plain_serializer_function_ser_schema(str)
+        )
+
+
+def _secret(value: Any) -> SecretRef:
+    if not isinstance(value, str) or not ENV_REF.match(value):
+        raise ValueError(
+            "secrets must not be written in config.yaml; "
+            "use an environment variable reference like ${SMTP_PASSWORD}"
+        )
+    return SecretRef(value)
+
+
+Secret = SecretRef
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return parse_duration(str(value))
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+OriginKind = Literal["affiliate", "state_federation", "news_outlet", "own_blog", "other"]
+
+
+class OriginConfig(Strict):
+    """Who a source speaks for: shown as the heading or credit in the digest."""
+
+    name: str
+    kind: OriginKind = "other"
+    state: str | None = None
+    url: str | None = None
+
+
+class Sender(Strict):
+    name: str
+    email: str
+
+
+class Organization(Strict):
+    """The organisation that publishes; its postal address goes in every footer."""
+
+    name: str
+    postal_address: str
+    site_url: str
+    sender: Sender
+    reply_to: str | None = None
+    staff_email: str | None = None
+    unsubscribe_mailto: str | None = None
+    language: str = "en"
+    logo_url: str | None = None
+
+
+class NetworkConfig(Strict):
+    """Bounds for every outbound fetch."""
+
+    timeout: float = 10.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 3
+    concurrency: int = 50
+    allow_private: bool = False  # loopback/private addresses: opt-in for tests and demos
+    user_agent: str = "digest/0.1 (+https://github.com/digest)"
+
+
+class FeedSource(Strict):
+    """An RSS 2.0, Atom or JSON Feed, over HTTP(S) or from a local path."""
+
+    type: Literal["feed"]
+    url: str | None = None
+    path: Path | None = None
+    origin: OriginConfig
+    tags: tuple[str, ...] = ()
+
+
+class CuratedSource(Strict):
+    """A folder of YAML/Markdown items written by staff."""
+
+    type: Literal["curated"]
+    path: Path
+    origin: OriginConfig
+    enrich: bool = True  # fill in title/excerpt from the page for URL-only items
+    tags: tuple[str, ...] = ()
+
+
+class CsvSource(Strict):
+    """A CSV file or published spreadsheet (title, url, excerpt, outlet, date, tags)."""
+
+    type: Literal["csv"]
+    url: str | None = None
+    path: Path | None = None
+    origin: OriginConfig
+    enrich: bool = True
+    tags: tuple[str, ...] = ()
+
+
+class SocialAccount(Strict):
+    handle: str
+    origin: OriginConfig
+
+
+class BlueskySource(Strict):
+    """Posts from Bluesky accounts (getAuthorFeed, no replies, no reposts)."""
+
+    type: Literal["bluesky"]
+    accounts: tuple[SocialAccount, ...] = ()
+    list_uri: str | None = None
+    origin: OriginConfig | None = None  # default origin for list members
+    service: str = "https://public.api.bsky.app"
+    max_posts: int = 50
+    tags: tuple[str, ...] = ()
+
+
+class XSource(Strict):
+    """Posts from X accounts; opt-in because every read costs money."""
+
+    type: Literal["x"]
+    accounts: tuple[SocialAccount, ...]
+    bearer_token: Secret
+    enabled: bool = False
+    max_posts: int = 20
+    tags: tuple[str, ...] = ()
+
+
+SourceConfig = Annotated[
+    FeedSource | CuratedSource | CsvSource | BlueskySource | XSource,
+    Field(discriminator="type"),
+]
+
+
+class Selection(Strict):
+    """Which collected items a format draws on; empty lists mean 'any'."""
+
+    sources: tuple[str, ...] = ()
+    kinds: tuple[OriginKind, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+class FormatConfig(Strict):
+    """A recurring section: which items, how grouped, ordered and capped, which words."""
+
+    strategy: Literal["list", "grouped", "single", "rotation", "political"]
+    title: str
+    intro: str = ""
+    template: str
+    select: Selection = Selection()
+    group_by: Literal["origin", "state"] | None = None
+    limit: int | None = None
+    per_group_limit: int | None = None
+    data: Path | None = None  # rotation/political: the curated data file
+    call_to_action: str | None = None
+
+
+class Approval(Strict):
+    reviewers: tuple[str, ...]
+    lead_time: Duration = timedelta(hours=2)
+    on_timeout: Literal["send", "hold"] = "hold"
+
+
+class NewsletterConfig(Strict):
+    """One newsletter: a schedule, the formats it carries, its audience and channels."""
+
+    title: str
+    description: str = ""
+    subject: str = "{title}: {date}"
+    schedule: str
+    timezone: str = "UTC"
+    period: Duration = timedelta(days=7)
+    formats: tuple[str, ...]
+    audience: str | None = None  # subscriber list name; defaults to the newsletter's id
+    channels: tuple[str, ...] = ("email",)
+    send_empty: bool = False
+    grace: Duration = timedelta(hours=6)
+    approval: Approval | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone '{value}' (use an IANA name like America/New_York)"
+            ) from None
+        return value
+
+
+class MaildirChannel(Strict):
+    """Email into a Maildir outbox (the embedded default)."""
+
+    type: Literal["maildir"]
+    path: Path = Path("out/outbox")
+
+
+class SmtpChannel(Strict):
+    """Email through an SMTP relay or ESP."""
+
+    type: Literal["smtp"]
+    host: str
+    port: int = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: Secret | None = None
+    password: Secret | None = None
+    pool_size: int = 4
+    rate_per_second: float | None = None
+    rate_per_hour: float | None = None
+    return_path: str | None = None  # a fixed bounce address; VERP when it holds '{token}'
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_private_key: Secret | None = None
+    timeout: float = 30.0
+
+
+class SocialOutboxChannel(Strict):
+    """Social posts written to JSON files instead of posted (dry run)."""
+
+    type: Literal["outbox"]
+    platform: Literal["bluesky", "x"]
+    path: Path = Path("out/social")
+
+
+class BlueskyChannel(Strict):
+    type: Literal["bluesky"]
+    handle: str
+    app_password: Secret
+    service: str = "https://bsky.social"
+    session_file: Path = Path("out/state/bluesky-session")
+    langs: tuple[str, ...] = ("en",)
+
+
+class XChannel(Strict):
+    type: Literal["x"]
+    consumer_key: Secret
+    consumer_secret: Secret
+    access_token: Secret
+    access_token_secret: Secret
+
+
+ChannelConfig = Annotated[
+    MaildirChannel | SmtpChannel | SocialOutboxChannel | BlueskyChannel | XChannel,
+    Field(discriminator="type"),
+]
+
+
+class StoreConfig(Strict):
+    url: str = "sqlite:///out/digest.db"
+
+
+class WebConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    staff_password_hash: Secret | None = None
+
+
+class Settings(Strict):
+    """The whole of config.yaml."""
+
+    organization: Organization
+    signing_key: Secret | None = None
+    store: StoreConfig = StoreConfig()
+    output_dir: Path = Path("out")
+    templates_dir: Path | None = None
+    network: NetworkConfig = NetworkConfig()
+    sources: dict[str, SourceConfig]
+    formats: dict[str, FormatConfig]
+    newsletters: dict[str, NewsletterConfig]
+    channels: dict[str, ChannelConfig] = {}
+    web: WebConfig = WebConfig()
+
+    # Where config.yaml lives: relative paths in it are relative to this folder.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def resolve_path(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    @property
+    def out_dir(self) -> Path:
+        return self.resolve_path(self.output_dir)
+
+    def audience_of(self, newsletter: str) -> str:
+        return self.newsletters[newsletter].audience or newsletter
+
+    def signing_secret(self) -> str:
+        """The key that signs unsubscribe and confirm tokens.
+
+        Without one configured, a key derived from the organisation is used so the
+        embedded demo works; deployments must set ``signing_key``.
+        """
+        if self.signing_key is not None and self.signing_key.is_set():
+            return self.signing_key.resolve()
+        return "digest-insecure-demo-key:" + self.organization.site_url
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read, parse and validate config.yaml; raise ConfigError listing every problem."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError([f"{path}: file not found (run 'digest init DIR' to create one)"])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}: not valid YAML at {where}: {problem}"]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{path}: expected a mapping of settings at the top level"])
+    return validate_config(raw, base_dir=path.parent.resolve())
+
+
+def validate_config(raw: dict[str, Any], base_dir: Path = Path(".")) -> Settings:
+    problems = _literal_secret_problems(raw)
+    settings: Settings | None = None
+    try:
+        settings = Settings.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as exc:
+        problems.extend(_describe(error, raw) for error in exc.errors())
+    if settings is not None:
+        problems.extend(_reference_problems(settings))
+    if problems:
+        raise ConfigError(sorted(set(problems), key=problems.index))
+    assert settings is not None
+    return settings
+
+
+def _literal_secret_problems(raw: Any, path: str = "") -> list[str]:
+    """A password typed into config.yaml is an error wherever it appears."""
+    problems: list[str] = []
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if (
+                isinstance(value, str)
+                and SECRET_KEY_NAMES.search(str(key))
+                and not ENV_REF.match(value)
+            ):
+                problems.append(
+                    f"{sub}: secrets must not be written in config.yaml; "
+                    f"use an environment variable reference like ${{{_env_name(sub)}}}"
+                )
+            else:
+                problems.extend(_literal_secret_problems(value, sub))
+    elif isinstance(raw, list):
+        for index, value in enumerate(raw):
+            problems.extend(_literal_secret_problems(value, f"{path}[{index}]"))
+    return problems
+
+
+def _env_name(path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", path.split(".")[-1]).upper()
+
+
+def _loc_to_path(loc: tuple[Any, ...], raw: Any) -> tuple[str, Any]:
+    """Turn a pydantic location into `a.b[2].c`, skipping union tags; return the parent."""
+    parts: list[str] = []
+    node: Any = raw
+    parent: Any = raw
+    for element in loc:
+        # a discriminated-union tag (e.g. 'feed') is in the location but is not a real key
+        is_tag = isinstance(element, str) and isinstance(node, dict) and element not in node
+        if is_tag and node.get("type") == element:
+            continue
+        parent = node
+        if isinstance(element, int):
+            parts.append(f"[{element}]")
+            node = node[element] if isinstance(node, list) and element < len(node) else None
+        else:
+            parts.append(f".{element}" if parts else str(element))
+            node = node.get(element) if isinstance(node, dict) else None
+    return "".join(parts), parent
+
+
+def _describe(error: Any, raw: dict[str, Any]) -> str:
+    path, parent = _loc_to_path(tuple(error["loc"]), raw)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = path.rsplit(".", 1)[-1]
+        return f"{path}: unknown key '{key}'{_did_you_mean(key, _allowed_keys(error, parent))}"
+    if kind == "missing":
+        return f"{path}: required key is missing"
+    if kind == "union_tag_invalid":
+        expected = error["ctx"]["expected_tags"]
+        tag = error["ctx"]["tag"]
+        return f"{path}.type: unknown type '{tag}' (expected one of {expected})"
+    if kind == "union_tag_not_found":
+        return f"{path}: missing 'type' (expected one of {error['ctx']['expected_tags']})"
+    if kind == "literal_error":
+        value = error.get("input")
+        return f"{path}: '{value}' is not allowed; expected {error['ctx']['expected']}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{path}: {message}"
+
+
+def _allowed_keys(error: Any, parent: Any) -> list[str]:
+    """Known keys of the model that rejected an extra key, for 'did you mean'."""
+    del error
+    if isinstance(parent, dict):
+        model = _model_for(parent)
+        if model is not None:
+            return list(model.model_fields)
+    return []
+
+
+def _model_for(node: dict[str, Any]) -> type[BaseModel] | None:
+    by_type: dict[str, type[BaseModel]] = {
+        "feed": FeedSource,
+        "curated": CuratedSource,
+        "csv": CsvSource,
+        "bluesky": BlueskySource,
+        "x": XSource,
+        "maildir": MaildirChannel,
+        "smtp": SmtpChannel,
+        "outbox": SocialOutboxChannel,
+    }
+    if "type" in node and node["type"] in by_type:
+        return by_type[node["type"]]
+    for model in (Settings, Organization, NewsletterConfig, FormatConfig, OriginConfig):
+        fields = set(model.model_fields)
+        if len(fields & set(node)) >= max(1, len(node) // 2):
+            return model
+    return None
+
+
+def _did_you_mean(word: str, candidates: list[str] | Any) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _reference_problems(settings: Settings) -> list[str]:
+    """Cross-references: names used in one section must exist in another."""
+    problems: list[str] = []
+    for name, newsletter in settings.newsletters.items():
+        for index, fmt in enumerate(newsletter.formats):
+            if fmt not in settings.formats:
+                problems.append(
+                    f"newsletters.{name}.formats[{index}]: unknown format '{fmt}'"
+                    f"{_did_you_mean(fmt, settings.formats)}"
+                )
+        for index, channel in enumerate(newsletter.channels):
+            if channel not in settings.channels:
+                problems.append(
+                    f"newsletters.{name}.channels[{index}]: unknown channel '{channel}'"
+                    f"{_did_you_mean(channel, settings.channels)}"
+                )
+    for name, fmt_config in settings.formats.items():
+        problems.extend(_format_problems(name, fmt_config, settings))
+    for name, source in settings.sources.items():
+        problems.extend(_source_location_problems(name, source, settings))
+    return problems
+
+
+def _format_problems(name: str, fmt: FormatConfig, settings: Settings) -> list[str]:
+    problems: list[str] = []
+    for index, source in enumerate(fmt.select.sources):
+        if source not in settings.sources:
+            problems.append(
+                f"formats.{name}.select.sources[{index}]: unknown source '{source}'"
+                f"{_did_you_mean(source, settings.sources)}"
+            )
+    if fmt.strategy == "grouped" and fmt.group_by is None:
+        problems.append(
+            f"formats.{name}.group_by: required for strategy 'grouped' (origin or state)"
+        )
+    if fmt.strategy in ("rotation", "political") and fmt.data is None:
+        problems.append(
+            f"formats.{name}.data: required for strategy '{fmt.strategy}' (a YAML file)"
+        )
+    elif fmt.data is not None and not settings.resolve_path(fmt.data).exists():
+        problems.append(f"formats.{name}.data: file not found: {fmt.data}")
+    return problems
+
+
+def _source_location_problems(name: str, source: Any, settings: Settings) -> list[str]:
+    if isinstance(source, (FeedSource, CsvSource)):
+        if (source.url is None) == (source.path is None):
+            return [f"sources.{name}: give exactly one of 'url' or 'path'"]
+        if source.url is not None and not source.url.startswith(("http://", "https://")):
+            return [f"sources.{name}.url: must start with http:// or https://"]
+        if source.path is not None and not settings.resolve_path(source.path).exists():
+            return [f"sources.{name}.path: file not found: {source.path}"]
+    if isinstance(source, CuratedSource) and not settings.resolve_path(source.path).is_dir():
+        return [f"sources.{name}.path: folder not found: {source.path}"]
+    if isinstance(source, BlueskySource) and not source.accounts and not source.list_uri:
+        return [f"sources.{name}: give 'accounts' or 'list_uri'"]
+    return []

@@ -1,0 +1,97 @@
+"""Saving collected items (deduplicated, updates in place) and reading a time window."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.models import Item
+from digest.store.tables import ItemRow
+
+Outcome = Literal["new", "updated", "unchanged"]
+# Tracking parameters that make one story look like many.
+_TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src")
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme and host, drop fragments and tracking parameters."""
+    parts = urlsplit(url.strip())
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith(_TRACKING)
+    ]
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, urlencode(query), ""))
+
+
+def _content_hash(item: Item) -> str:
+    data = item.to_dict()
+    data.pop("id", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def upsert_item(session: Session, item: Item, now: datetime) -> Outcome:
+    """Store an item once: the same (source, guid) or canonical URL updates, never duplicates."""
+    canon = canonical_url(item.url) if item.url else f"guid:{item.guid}"
+    row = session.scalars(
+        select(ItemRow).where(ItemRow.source_id == item.source_id, ItemRow.guid == item.guid)
+    ).first()
+    if row is None:
+        row = session.scalars(select(ItemRow).where(ItemRow.canonical_url == canon)).first()
+    digest = _content_hash(item)
+    if row is None:
+        session.add(
+            ItemRow(
+                source_id=item.source_id,
+                guid=item.guid,
+                canonical_url=canon,
+                content_hash=digest,
+                published_at=item.published_at,
+                collected_at=now,
+                updated_at=now,
+                data=item.to_dict(),
+            )
+        )
+        return "new"
+    if row.content_hash == digest:
+        return "unchanged"
+    row.content_hash = digest
+    row.data = item.to_dict()
+    row.published_at = item.published_at
+    row.updated_at = now
+    return "updated"
+
+
+def upsert_items(session: Session, items: Iterable[Item], now: datetime) -> dict[Outcome, int]:
+    counts: dict[Outcome, int] = {"new": 0, "updated": 0, "unchanged": 0}
+    for item in items:
+        counts[upsert_item(session, item, now)] += 1
+        session.flush()  # so a later duplicate in the same batch finds this row
+    return counts
+
+
+def items_between(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    source_ids: Sequence[str] | None = None,
+) -> list[Item]:
+    """Items published in [start, end), newest first."""
+    query = select(ItemRow).where(ItemRow.published_at >= start, ItemRow.published_at < end)
+    if source_ids:
+        query = query.where(ItemRow.source_id.in_(source_ids))
+    rows = session.scalars(query.order_by(ItemRow.published_at.desc(), ItemRow.id)).all()
+    items = []
+    for row in rows:
+        item = Item.from_dict(row.data)
+        item.id = row.id
+        items.append(item)
+    return items
