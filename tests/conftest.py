@@ -1,0 +1,91 @@
+"""Fixtures shared by every test area: a valid config, a fresh store, a frozen clock."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.config import Settings, validate_config
+from digest.store import Store, open_store
+
+# Friday 2026-11-20 16:00 in New York: the demo's weekly send time.
+FROZEN_NOW = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)
+
+
+def minimal_config(tmp_path: Path) -> dict[str, Any]:
+    """The smallest valid config: one local feed, one format, one newsletter, a maildir."""
+    feed = tmp_path / "feed.xml"
+    if not feed.exists():
+        feed.write_text(
+            "<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
+            "</channel></rss>",
+            encoding="utf-8",
+        )
+    return {
+        "organization": {
+            "name": "Test Federation",
+            "postal_address": "1 Test Street, Testville, TS 00000",
+            "site_url": "https://digest.example.org",
+            "sender": {"name": "Test Federation", "email": "news@example.org"},
+        },
+        "store": {"url": f"sqlite:///{tmp_path / 'digest.db'}"},
+        "output_dir": str(tmp_path / "out"),
+        "sources": {
+            "blog": {"type": "feed", "path": str(feed), "origin": {"name": "Test Blog"}},
+        },
+        "formats": {
+            "weekly_list": {
+                "strategy": "list",
+                "title": "Weekly List",
+                "template": "weekly_list",
+            }
+        },
+        "newsletters": {
+            "weekly": {
+                "title": "Weekly",
+                "schedule": "fri 16:00",
+                "timezone": "America/New_York",
+                "formats": ["weekly_list"],
+            }
+        },
+        "channels": {"email": {"type": "maildir", "path": str(tmp_path / "out" / "outbox")}},
+    }
+
+
+@pytest.fixture
+def raw_config(tmp_path: Path) -> dict[str, Any]:
+    return minimal_config(tmp_path)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Build Settings from the minimal config with overrides merged in."""
+
+    def build(**overrides: Any) -> Settings:
+        raw = copy.deepcopy(minimal_config(tmp_path))
+        raw.update(overrides)
+        return validate_config(raw, base_dir=tmp_path)
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return FROZEN_NOW
