@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from digest.config import Settings, validate_config
 from digest.store import Store, open_store
 
 # Friday 2026-11-20 16:00 in New York: the demo's weekly send time.
-FROZEN_NOW = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)
+FROZEN_NOW = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
 
 
 def minimal_config(tmp_path: Path) -> dict[str, Any]:
