@@ -61,7 +61,7 @@ def upgrade(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")  # branches from parallel work merge here
 
 
 def open_store(url: str, migrate: bool = True) -> Store:
