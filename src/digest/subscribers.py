@@ -29,8 +29,8 @@ def normalize_email(raw: str) -> str:
     text = raw.strip()
     if any(ch in text for ch in "\r\n\0") or not text:
         raise InvalidAddress(f"'{raw}' is not a valid email address")
-    name, addr = parseaddr(text)
-    if not addr or (addr != text and name == "" and "<" not in text):
+    _, addr = parseaddr(text)
+    if addr != text:  # display names, comments and lists are not accepted here
         raise InvalidAddress(f"'{raw}' is not a valid email address")
     local, sep, domain = addr.rpartition("@")
     if not sep or not local or "." not in domain or " " in addr or ".." in domain:
