@@ -281,6 +281,9 @@ class SmtpChannel(Strict):
     dkim_domain: str | None = None
     dkim_private_key: Secret | None = None
     timeout: float = 30.0
+    retry_delay: float = 60.0  # seconds before the first retry after a 4xx; doubles each time
+    max_attempts: int = 5  # a recipient still deferred after this many tries is failed
+    batch_size: int = 500  # rows claimed per batch: the in-flight window after a crash
 
 
 class SocialOutboxChannel(Strict):
@@ -387,12 +390,19 @@ def validate_config(raw: dict[str, Any], base_dir: Path = Path(".")) -> Settings
         settings = Settings.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
         problems.extend(_describe(error, raw) for error in exc.errors())
+    problems.extend(_reference_problems(raw))
     if settings is not None:
-        problems.extend(_reference_problems(settings))
+        problems.extend(_model_problems(settings))
     if problems:
         raise ConfigError(sorted(set(problems), key=problems.index))
     assert settings is not None
     return settings
+
+
+def describe_errors(exc: ValidationError, raw: Any, prefix: str = "") -> list[str]:
+    """Path-named messages for a data file validated with a pydantic model."""
+    problems = [_describe(error, raw) for error in exc.errors()]
+    return [f"{prefix}{p}" for p in problems]
 
 
 def _literal_secret_problems(raw: Any, path: str = "") -> list[str]:
@@ -453,7 +463,10 @@ def _describe(error: Any, raw: dict[str, Any]) -> str:
     if kind == "union_tag_invalid":
         expected = error["ctx"]["expected_tags"]
         tag = error["ctx"]["tag"]
-        return f"{path}.type: unknown type '{tag}' (expected one of {expected})"
+        return (
+            f"{path}.type: unknown type '{tag}'"
+            f"{_did_you_mean(str(tag), _TAG_NAMES)} (expected one of {expected})"
+        )
     if kind == "union_tag_not_found":
         return f"{path}: missing 'type' (expected one of {error['ctx']['expected_tags']})"
     if kind == "literal_error":
@@ -461,6 +474,9 @@ def _describe(error: Any, raw: dict[str, Any]) -> str:
         return f"{path}: '{value}' is not allowed; expected {error['ctx']['expected']}"
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{path}: {message}"
+
+
+_TAG_NAMES = ["feed", "curated", "csv", "bluesky", "x", "maildir", "smtp", "outbox"]
 
 
 def _allowed_keys(error: Any, parent: Any) -> list[str]:
@@ -498,22 +514,48 @@ def _did_you_mean(word: str, candidates: list[str] | Any) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _reference_problems(settings: Settings) -> list[str]:
-    """Cross-references: names used in one section must exist in another."""
+def _reference_problems(raw: dict[str, Any]) -> list[str]:
+    """Names used in one section must exist in another; checked on the raw mapping so
+    these problems are reported together with schema problems elsewhere."""
+    formats, channels, sources = (_keys(raw, k) for k in ("formats", "channels", "sources"))
     problems: list[str] = []
-    for name, newsletter in settings.newsletters.items():
-        for index, fmt in enumerate(newsletter.formats):
-            if fmt not in settings.formats:
-                problems.append(
-                    f"newsletters.{name}.formats[{index}]: unknown format '{fmt}'"
-                    f"{_did_you_mean(fmt, settings.formats)}"
-                )
-        for index, channel in enumerate(newsletter.channels):
-            if channel not in settings.channels:
-                problems.append(
-                    f"newsletters.{name}.channels[{index}]: unknown channel '{channel}'"
-                    f"{_did_you_mean(channel, settings.channels)}"
-                )
+    for name, newsletter in _mapping(raw.get("newsletters")).items():
+        node = _mapping(newsletter)
+        problems += _unknown_names(
+            f"newsletters.{name}.formats", node.get("formats"), formats, "format"
+        )
+        problems += _unknown_names(
+            f"newsletters.{name}.channels", node.get("channels"), channels, "channel"
+        )
+    for name, fmt in _mapping(raw.get("formats")).items():
+        select_node = _mapping(_mapping(fmt).get("select"))
+        problems += _unknown_names(
+            f"formats.{name}.select.sources", select_node.get("sources"), sources, "source"
+        )
+    return problems
+
+
+def _mapping(node: Any) -> dict[str, Any]:
+    return node if isinstance(node, dict) else {}
+
+
+def _keys(raw: dict[str, Any], section: str) -> list[str]:
+    return [str(k) for k in _mapping(raw.get(section))]
+
+
+def _unknown_names(path: str, used: Any, known: list[str], what: str) -> list[str]:
+    if not isinstance(used, list):
+        return []
+    return [
+        f"{path}[{index}]: unknown {what} '{name}'{_did_you_mean(str(name), known)}"
+        for index, name in enumerate(used)
+        if isinstance(name, str) and name not in known
+    ]
+
+
+def _model_problems(settings: Settings) -> list[str]:
+    """Checks that need valid sections: strategy options, files and folders."""
+    problems: list[str] = []
     for name, fmt_config in settings.formats.items():
         problems.extend(_format_problems(name, fmt_config, settings))
     for name, source in settings.sources.items():
@@ -523,12 +565,6 @@ def _reference_problems(settings: Settings) -> list[str]:
 
 def _format_problems(name: str, fmt: FormatConfig, settings: Settings) -> list[str]:
     problems: list[str] = []
-    for index, source in enumerate(fmt.select.sources):
-        if source not in settings.sources:
-            problems.append(
-                f"formats.{name}.select.sources[{index}]: unknown source '{source}'"
-                f"{_did_you_mean(source, settings.sources)}"
-            )
     if fmt.strategy == "grouped" and fmt.group_by is None:
         problems.append(
             f"formats.{name}.group_by: required for strategy 'grouped' (origin or state)"
