@@ -27,6 +27,15 @@ class Store:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def scratch(self) -> Iterator[Session]:
+        """A unit of work that is always rolled back: previews change nothing."""
+        with self._sessions() as session, session.begin():
+            try:
+                yield session
+            finally:
+                session.rollback()
+
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"

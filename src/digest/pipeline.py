@@ -1,0 +1,128 @@
+"""collect → build → deliver → post: one function a stage, one function for a whole run.
+
+Every stage is safe to repeat: collecting deduplicates, the edition is frozen once
+built, and email and social posts go through ledgers that resume instead of repeating.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from digest.config import (
+    BlueskyChannel,
+    MaildirChannel,
+    Settings,
+    SmtpChannel,
+    SocialOutboxChannel,
+    XChannel,
+)
+from digest.editions import build_edition
+from digest.models import Edition, RunReport
+from digest.store import Store, open_store
+from digest.timing import Period, last_fire_time, period_ending
+
+EMAIL_CHANNELS = (MaildirChannel, SmtpChannel)
+SOCIAL_CHANNELS = (SocialOutboxChannel, BlueskyChannel, XChannel)
+
+
+def current_period(settings: Settings, newsletter_id: str, now: datetime) -> Period:
+    """The period of the latest scheduled run at or before ``now``.
+
+    Periods follow the schedule, not the moment a command is typed, so running the
+    same newsletter twice by hand resumes one edition instead of making a second.
+    """
+    newsletter = settings.newsletters[newsletter_id]
+    end = last_fire_time(newsletter.schedule, newsletter.timezone, now)
+    return period_ending(end, newsletter.period, newsletter.timezone)
+
+
+def collect_stage(
+    settings: Settings, store: Store, report: RunReport, now: datetime, transport: Any = None
+) -> None:
+    from digest.sources import collect
+
+    collect(settings, store, report, transport=transport, now=now)
+
+
+def email_channels(settings: Settings, newsletter_id: str) -> list[str]:
+    names = settings.newsletters[newsletter_id].channels
+    return [n for n in names if isinstance(settings.channels[n], EMAIL_CHANNELS)]
+
+
+def social_channels(settings: Settings, newsletter_id: str) -> list[str]:
+    names = settings.newsletters[newsletter_id].channels
+    return [n for n in names if isinstance(settings.channels[n], SOCIAL_CHANNELS)]
+
+
+def deliver_stage(
+    settings: Settings, store: Store, edition: Edition, report: RunReport, now: datetime
+) -> None:
+    """Send the edition by email, unless it still waits for approval."""
+    from digest.delivery import send_edition
+    from digest.store.tables import EditionRow
+
+    assert edition.id is not None
+    with store.session() as session:
+        row = session.get(EditionRow, edition.id)
+        status = row.status if row else "missing"
+    if status in ("draft", "held"):
+        report.warn(f"edition {edition.id} is {status}: waiting for approval, not sent")
+        return
+    for channel in email_channels(settings, edition.newsletter):
+        send_edition(settings, store, edition.id, report, channel=channel, now=now)
+
+
+def post_stage(
+    settings: Settings, store: Store, edition: Edition, report: RunReport, dry_run: bool = False
+) -> None:
+    if not social_channels(settings, edition.newsletter):
+        return
+    from digest.social import post_edition
+
+    post_edition(settings, store, edition, report, dry_run=dry_run)
+
+
+def site_stage(settings: Settings, store: Store, newsletter_id: str, report: RunReport) -> None:
+    from digest.site import write_site
+
+    path = write_site(settings, store, newsletter_id)
+    report.outputs["archive"] = str(path)
+
+
+def run_newsletter(
+    settings: Settings,
+    newsletter_id: str,
+    *,
+    now: datetime,
+    period: Period | None = None,
+    store: Store | None = None,
+    transport: Any = None,
+    collect: bool = True,
+    deliver: bool = True,
+    post: bool = True,
+    report: RunReport | None = None,
+) -> RunReport:
+    """One whole run of a newsletter for a period; safe to repeat after a crash."""
+    report = report or RunReport(newsletter=newsletter_id)
+    owned = store is None
+    store = store or open_store(settings.store.url)
+    try:
+        if collect:
+            collect_stage(settings, store, report, now, transport)
+        period = period or current_period(settings, newsletter_id, now)
+        edition = build_edition(settings, store, newsletter_id, period, now=now)
+        if edition is None:
+            report.warn(f"{newsletter_id}: nothing new for {period.key}; no edition sent")
+            return report
+        report.sections = len(edition.sections)
+        report.outputs["edition"] = f"{newsletter_id} #{edition.id} ({period.key})"
+        site_stage(settings, store, newsletter_id, report)
+        if deliver:
+            deliver_stage(settings, store, edition, report, now)
+        if post:
+            post_stage(settings, store, edition, report)
+        return report
+    finally:
+        if owned:
+            store.dispose()
