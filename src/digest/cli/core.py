@@ -25,7 +25,9 @@ def parse_at(at: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(at)
     except ValueError:
-        raise DigestError(f"--at: '{at}' is not an ISO 8601 time like 2026-11-20T16:00-05:00")
+        raise DigestError(
+            f"--at: '{at}' is not an ISO 8601 time like 2026-11-20T16:00-05:00"
+        ) from None
     if moment.tzinfo is None:
         raise DigestError(f"--at: '{at}' needs a UTC offset, e.g. 2026-11-20T16:00-05:00")
     return moment
