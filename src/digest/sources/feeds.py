@@ -1,0 +1,220 @@
+"""``type: feed``: RSS 2.0 and Atom (through feedparser, always from bytes) and JSON Feed."""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import hashlib
+import html
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from digest.config import FeedSource
+from digest.errors import SourceError
+from digest.models import Item, Media
+from digest.sanitize import excerpt, plain_text, sanitize_html
+from digest.sources.base import SourceContext, register
+from digest.sources.entries import merge_tags, origin_of, parse_date, read_bytes
+from digest.sources.http import FetchResult
+
+SUMMARY_CHARS = 400
+JSON_TYPES = ("application/feed+json", "application/json")
+
+
+@register("feed")
+class FeedReader:
+    async def read(self, config: FeedSource, ctx: SourceContext) -> list[Item]:
+        result = await read_bytes(ctx, config.url, config.path)
+        if result is None:  # 304: nothing changed since the last collect
+            return []
+        if _looks_like_json(result):
+            items = parse_json_feed(result.content, result.url, config, ctx)
+        else:
+            # feedparser is CPU work; a thread keeps other sources' downloads moving.
+            items = await asyncio.to_thread(parse_xml_feed, result, config, ctx)
+        return [item for item in items if item.published_at >= ctx.since]
+
+
+def _looks_like_json(result: FetchResult) -> bool:
+    if result.content_type in JSON_TYPES:
+        return True
+    return result.content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def _entry_time(entry: Any, ctx: SourceContext) -> datetime:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    return ctx.now
+
+
+def parse_xml_feed(result: FetchResult, config: FeedSource, ctx: SourceContext) -> list[Item]:
+    headers = {"content-location": result.url}
+    if "content-type" in result.headers:
+        headers["content-type"] = result.headers["content-type"]
+    # Bytes, never str: feedparser.parse(str) may treat the string as a path or URL.
+    parsed = feedparser.parse(result.content, response_headers=headers)
+    if not parsed.entries and (parsed.bozo or not parsed.version):
+        problem = parsed.get("bozo_exception") or "no RSS or Atom feed found"
+        raise SourceError(ctx.source_id, f"not a readable feed ({result.url}): {problem}")
+    items = []
+    for entry in parsed.entries:
+        item = _xml_item(entry, config, ctx)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _xml_item(entry: Any, config: FeedSource, ctx: SourceContext) -> Item | None:
+    link = entry.get("link") or ""
+    guid = entry.get("id") or link
+    title = _title(entry)
+    if not guid and not title:
+        return None
+    body = _xml_body(entry, link)
+    summary = sanitize_html(_html_of(entry.get("summary_detail")), base_url=link or None)
+    if not summary and body:
+        summary = f"<p>{html.escape(excerpt(body, SUMMARY_CHARS))}</p>"
+    return Item(
+        source_id=ctx.source_id,
+        guid=guid or _hash_guid(title),
+        url=link,
+        title=title or link,
+        origin=origin_of(config.origin),
+        published_at=_entry_time(entry, ctx),
+        summary=summary,
+        body=body,
+        author=entry.get("author") or None,
+        tags=merge_tags((t.get("term") or "" for t in entry.get("tags", [])), config.tags),
+        media=_xml_media(entry),
+    )
+
+
+def _title(entry: Any) -> str:
+    detail = entry.get("title_detail") or {}
+    if detail.get("type") == "text/plain":
+        return " ".join(str(entry.get("title", "")).split())
+    return plain_text(str(entry.get("title", "")))
+
+
+def _html_of(detail: Any) -> str:
+    """Text content as HTML: feedparser leaves text/plain unescaped and unsanitized."""
+    if not detail or not detail.get("value"):
+        return ""
+    value = str(detail["value"])
+    if detail.get("type") == "text/plain":
+        return "".join(f"<p>{html.escape(p.strip())}</p>" for p in value.split("\n\n"))
+    return value
+
+
+def _xml_body(entry: Any, link: str) -> str:
+    # feedparser files media:description under content as text/plain; prefer real HTML.
+    contents = entry.get("content") or []
+    rich = [c for c in contents if c.get("type") in ("text/html", "application/xhtml+xml")]
+    chosen = rich[0] if rich else None
+    return sanitize_html(_html_of(chosen), base_url=link or None) if chosen else ""
+
+
+def _xml_media(entry: Any) -> tuple[Media, ...]:
+    urls: list[Media] = []
+    for link in entry.get("links", []):
+        if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
+            urls.append(Media(str(link.get("href", ""))))
+    for key in ("media_content", "media_thumbnail"):
+        for media in entry.get(key, []):
+            if media.get("medium", "image") == "image" and media.get("url"):
+                urls.append(Media(str(media["url"])))
+    return _unique_media(urls)
+
+
+def _unique_media(media: list[Media]) -> tuple[Media, ...]:
+    seen: dict[str, Media] = {}
+    for m in media:
+        if m.url.startswith(("http://", "https://")) and m.url not in seen:
+            seen[m.url] = m
+    return tuple(seen.values())
+
+
+def _hash_guid(text: str) -> str:
+    return "sha1:" + hashlib.sha1(text.encode()).hexdigest()
+
+
+def parse_json_feed(content: bytes, url: str, config: FeedSource, ctx: SourceContext) -> list[Item]:
+    """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
+    try:
+        data = json.loads(content.decode("utf-8-sig", errors="replace"))
+    except json.JSONDecodeError as exc:
+        raise SourceError(ctx.source_id, f"not valid JSON ({url}): {exc}") from None
+    version = data.get("version", "") if isinstance(data, dict) else ""
+    if not str(version).startswith("https://jsonfeed.org/version/"):
+        raise SourceError(ctx.source_id, f"not a JSON Feed ({url}): no jsonfeed.org version")
+    entries = data.get("items")
+    if not isinstance(entries, list):
+        raise SourceError(ctx.source_id, f"JSON Feed without an 'items' list ({url})")
+    feed_authors = _json_authors(data)
+    items = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            ctx.warn(f"JSON Feed item {index + 1} is not an object; skipped")
+            continue
+        try:
+            items.append(_json_item(entry, feed_authors, config, ctx))
+        except ValueError as exc:
+            ctx.warn(f"JSON Feed item {index + 1}: {exc}; skipped")
+    return items
+
+
+def _json_item(
+    entry: dict[str, Any], feed_authors: str | None, config: FeedSource, ctx: SourceContext
+) -> Item:
+    link = str(entry.get("url") or entry.get("external_url") or "")
+    guid = str(entry.get("id") or link)
+    if not guid:
+        raise ValueError("no id and no url")
+    body = sanitize_html(str(entry.get("content_html") or ""), base_url=link or None)
+    if not body and entry.get("content_text"):
+        body = _html_of({"type": "text/plain", "value": entry["content_text"]})
+    summary = f"<p>{html.escape(str(entry['summary']))}</p>" if entry.get("summary") else ""
+    if not summary and body:
+        summary = f"<p>{html.escape(excerpt(body, SUMMARY_CHARS))}</p>"
+    title = plain_text(str(entry.get("title") or "")) or excerpt(body, 80) or link
+    return Item(
+        source_id=ctx.source_id,
+        guid=guid,
+        url=link,
+        title=title,
+        origin=origin_of(config.origin),
+        published_at=_json_time(entry, ctx),
+        summary=summary,
+        body=body,
+        author=_json_authors(entry) or feed_authors,
+        tags=merge_tags([str(t) for t in entry.get("tags") or []], config.tags),
+        media=_json_media(entry),
+    )
+
+
+def _json_time(entry: dict[str, Any], ctx: SourceContext) -> datetime:
+    for key in ("date_published", "date_modified"):
+        if entry.get(key):
+            return parse_date(entry[key])
+    return ctx.now
+
+
+def _json_authors(data: dict[str, Any]) -> str | None:
+    authors = data.get("authors") or ([data["author"]] if data.get("author") else [])
+    names = [str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
+    return ", ".join(names) or None
+
+
+def _json_media(entry: dict[str, Any]) -> tuple[Media, ...]:
+    media = [Media(str(entry[key])) for key in ("image", "banner_image") if entry.get(key)]
+    for attachment in entry.get("attachments") or []:
+        if isinstance(attachment, dict) and str(attachment.get("mime_type", "")).startswith(
+            "image/"
+        ):
+            media.append(Media(str(attachment.get("url", "")), str(attachment.get("title", ""))))
+    return _unique_media(media)

@@ -1,0 +1,238 @@
+"""The one outbound HTTP client: bounded in time and size, and refusing private addresses.
+
+Every request made through a client from ``make_client`` passes ``GuardedTransport``,
+which checks the scheme and, after DNS resolution, every address of the host; so a
+redirect (followed by ``fetch`` one hop at a time) or a direct ``client.get`` is checked
+too. With the real network transport the connection is pinned to the checked address,
+so a DNS answer cannot change between the check and the connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+import httpx
+
+from digest.config import NetworkConfig
+from digest.errors import DigestError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class FetchError(DigestError):
+    """A fetch failed: refused, timed out, too many redirects, or the connection broke."""
+
+
+class BlockedAddressError(FetchError):
+    """The URL points at a private, loopback, link-local, reserved or non-HTTP target."""
+
+
+@dataclass
+class FetchResult:
+    status: int
+    url: str  # after redirects
+    headers: httpx.Headers
+    content: bytes
+    not_modified: bool = False
+    truncated: bool = False  # the body passed max_bytes and was cut off there
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def content_type(self) -> str:
+        return str(self.headers.get("content-type", "")).split(";")[0].strip().lower()
+
+    def text(self) -> str:
+        """The body as text; a wrong or unknown charset never raises."""
+        charset = "utf-8"
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            key, _, value = part.partition("=")
+            if key.strip().lower() == "charset" and value.strip():
+                charset = value.strip().strip("\"'")
+        try:
+            return self.content.decode(charset, errors="replace")
+        except LookupError:
+            return self.content.decode("utf-8", errors="replace")
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def literal_ip(host: str) -> IPAddress | None:
+    """The address a host spells directly, in any form inet_aton accepts
+    (``127.1``, ``2130706433``, ``0x7f000001``, ``0177.0.0.1``) or IPv6."""
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, UnicodeError):
+        return None
+
+
+def is_public(address: IPAddress) -> bool:
+    """Globally routable unicast only; IPv4 wrapped in IPv6 is judged as IPv4."""
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if inner is not None and not is_public(inner):
+            return False
+    return address.is_global and not (address.is_multicast or address.is_reserved)
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """Refuses non-HTTP schemes and non-public addresses before the inner transport runs."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        *,
+        allow_private: bool,
+        resolver: Resolver = system_resolver,
+        pin: bool = False,
+    ) -> None:
+        self.inner = inner
+        self.allow_private = allow_private
+        self.resolver = resolver
+        self.pin = pin
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise BlockedAddressError(f"refused {url}: only http and https URLs are fetched")
+        if not self.allow_private:
+            address = await self._checked_address(url.host, url.port or _default_port(url))
+            if self.pin and literal_ip(url.host) is None:
+                request.extensions = {**request.extensions, "sni_hostname": url.host}
+                request.url = url.copy_with(host=str(address))
+        return await self.inner.handle_async_request(request)
+
+    async def _checked_address(self, host: str, port: int) -> IPAddress:
+        literal = literal_ip(host)
+        if literal is not None:
+            addresses = [literal]
+        else:
+            try:
+                found = await self.resolver(host, port)
+            except OSError as exc:
+                raise FetchError(f"cannot resolve host '{host}': {exc}") from None
+            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
+        if not addresses:
+            raise FetchError(f"cannot resolve host '{host}'")
+        for address in addresses:
+            if not is_public(address):
+                raise BlockedAddressError(
+                    f"refused {host}: it resolves to the non-public address {address} "
+                    "(set network.allow_private to fetch from local addresses)"
+                )
+        return addresses[0]
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _default_port(url: httpx.URL) -> int:
+    return 443 if url.scheme == "https" else 80
+
+
+def make_client(
+    network: NetworkConfig,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    resolver: Resolver = system_resolver,
+) -> httpx.AsyncClient:
+    """A client whose every request is guarded; ``transport`` is for tests (MockTransport)."""
+    limits = httpx.Limits(
+        max_connections=network.concurrency, max_keepalive_connections=network.concurrency
+    )
+    pin = transport is None
+    inner = transport or httpx.AsyncHTTPTransport(limits=limits)
+    guarded = GuardedTransport(
+        inner, allow_private=network.allow_private, resolver=resolver, pin=pin
+    )
+    return httpx.AsyncClient(
+        transport=guarded,
+        timeout=httpx.Timeout(network.timeout),
+        follow_redirects=False,
+        max_redirects=network.max_redirects,
+        headers={"User-Agent": network.user_agent},
+    )
+
+
+async def fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    max_bytes: int,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    allow_private: bool = False,
+) -> FetchResult:
+    """GET ``url``, following at most ``client.max_redirects`` redirects one hop at a time.
+
+    A conditional request is sent when validators are given (a 304 gives
+    ``not_modified``). The body is streamed and cut at ``max_bytes`` (``truncated``).
+    ``allow_private`` is accepted for symmetry; the client's guard decides, configured
+    from ``network.allow_private`` in ``make_client``.
+    """
+    del allow_private
+    headers: dict[str, str] = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    deadline = 2 * (client.timeout.read or 10.0)
+    current = url
+    for _hop in range(client.max_redirects + 1):
+        if not current.lower().startswith(("http://", "https://")):
+            raise BlockedAddressError(f"refused {current}: only http and https URLs are fetched")
+        try:
+            async with asyncio.timeout(deadline):
+                result = await _get_once(client, current, headers, max_bytes)
+        except TimeoutError:
+            raise FetchError(f"timed out after {deadline:g}s fetching {current}") from None
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"timed out fetching {current} ({type(exc).__name__})") from None
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise FetchError(f"could not fetch {current}: {type(exc).__name__}: {exc}") from None
+        location = result.headers.get("location")
+        if result.status not in REDIRECTS or not location:
+            return result
+        current = urljoin(current, location)
+    raise FetchError(f"too many redirects (more than {client.max_redirects}) from {url}")
+
+
+async def _get_once(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], max_bytes: int
+) -> FetchResult:
+    async with client.stream("GET", url, headers=headers) as response:
+        result = FetchResult(response.status_code, url, response.headers, b"")
+        if response.status_code == 304:
+            result.not_modified = True
+            return result
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            result.truncated = True
+            return result
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body.extend(chunk)
+            if len(body) > max_bytes:
+                result.truncated = True
+                del body[max_bytes:]
+                break
+        result.content = bytes(body)
+        return result
