@@ -1,0 +1,89 @@
+"""Render an edition: email (MJML → HTML, CSS inlined, text part) and archive page.
+
+An edition is rendered once, with recipient markers (``digest.render.placeholders``)
+where the unsubscribe URL, preferences URL and name go; delivery fills them per copy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from digest.config import Settings
+from digest.models import Edition
+from digest.render import checks, placeholders
+from digest.render.mjml_html import compile_mjml, inline_css, split_inline_css
+from digest.render.templates import make_environment, render
+from digest.urls import archive_url, edition_url
+
+EMAIL_MJML = "email/base.mjml.j2"
+EMAIL_TEXT = "email/base.txt.j2"
+WEB_PAGE = "web/edition.html.j2"
+TRAILING_SPACE = re.compile(r"[ \t]+$", re.M)
+EXTRA_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    mjml: str
+    html: str
+    text: str
+
+    @property
+    def html_bytes(self) -> int:
+        """Size of the HTML part; Gmail clips above ~102 KB."""
+        return checks.html_size(self.html)
+
+
+class Renderer:
+    """Renders editions and other templates with the deployment's overrides."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.env: jinja2.Environment = make_environment(settings)
+
+    def render_template(self, name: str, **context: Any) -> str:
+        """Render any template (social posts, web pages) with the shared filters."""
+        return render(self.env, name, context)
+
+    def email(self, edition: Edition) -> RenderedEmail:
+        context = self._context(edition)
+        context.update(
+            unsubscribe_url=placeholders.UNSUBSCRIBE_URL,
+            preferences_url=placeholders.PREFERENCES_URL,
+            subscriber_name=placeholders.SUBSCRIBER_NAME,
+        )
+        source = render(self.env, EMAIL_MJML, context)
+        html = self.mjml_to_html(source, EMAIL_MJML)
+        text = tidy_text(render(self.env, EMAIL_TEXT, context))
+        checks.check_email(html, text, self.settings.organization.postal_address)
+        return RenderedEmail(mjml=source, html=html, text=text)
+
+    def mjml_to_html(self, source: str, template: str = EMAIL_MJML) -> str:
+        body, css = split_inline_css(source)
+        return inline_css(compile_mjml(body, template), css)
+
+    def web_page(self, edition: Edition) -> str:
+        """The edition's archive page (no recipient markers: it is public)."""
+        context = self._context(edition)
+        context["archive_url"] = archive_url(self.settings, edition.newsletter)
+        return render(self.env, WEB_PAGE, context)
+
+    def _context(self, edition: Edition) -> dict[str, Any]:
+        newsletter = self.settings.newsletters.get(edition.newsletter)
+        return {
+            "edition": edition,
+            "newsletter_title": newsletter.title if newsletter else edition.title,
+            "timezone": newsletter.timezone if newsletter else "UTC",
+            "view_url": edition_url(self.settings, edition.newsletter, edition.period_end),
+            "lang": self.settings.organization.language,
+        }
+
+
+def tidy_text(text: str) -> str:
+    """No trailing spaces, at most one blank line in a row, one final newline."""
+    text = TRAILING_SPACE.sub("", text)
+    return EXTRA_BLANK_LINES.sub("\n\n", text).strip() + "\n"

@@ -1,0 +1,144 @@
+"""Jinja filters shared by the email, web and social templates."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+import nh3
+from markupsafe import Markup, escape
+
+from digest.render.plaintext import html_to_text
+
+SAFE_SCHEMES = ("http", "https", "mailto")
+URL_IN_TEXT = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+# nh3 keeps <img> as given; an image without alt text gets an empty (decorative) one.
+IMG_WITHOUT_ALT = re.compile(r"(<img(?![^>]*\salt=)[^>]*?)(?=\s*/?>)")
+PLATFORM_NAMES = {"bluesky": "Bluesky", "x": "X"}
+
+
+def safe_html(value: str | None) -> Markup:
+    """Item HTML is sanitized when collected; clean again here because it is cheap (nh3)."""
+    if not value:
+        return Markup("")
+    return Markup(IMG_WITHOUT_ALT.sub(r'\1 alt=""', nh3.clean(str(value))))
+
+
+def safe_url(value: str | None) -> str:
+    """The URL if it is http(s) or mailto, else "" (so templates render no link)."""
+    if not value:
+        return ""
+    url = str(value).strip()
+    scheme = urlsplit(url).scheme.lower()
+    return url if scheme in SAFE_SCHEMES else ""
+
+
+def domain(value: str | None) -> str:
+    host = urlsplit(str(value or "")).hostname or ""
+    return host.removeprefix("www.")
+
+
+def post_text(value: str | None) -> Markup:
+    """Plain post text (untrusted) → escaped HTML with its web links made clickable."""
+    text = str(value or "")
+    out: list[str] = []
+    last = 0
+    for match in URL_IN_TEXT.finditer(text):
+        out.append(str(escape(text[last : match.start()])))
+        url = match.group(0)
+        out.append(f'<a href="{escape(url)}">{escape(_shorten(url))}</a>')
+        last = match.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out).replace("\n", "<br>"))
+
+
+def _shorten(url: str, limit: int = 40) -> str:
+    bare = url.split("://", 1)[-1]
+    return bare if len(bare) <= limit else bare[: limit - 1] + "…"
+
+
+def platform_name(value: str | None) -> str:
+    return PLATFORM_NAMES.get(str(value or "").lower(), str(value or "").title())
+
+
+def first_image(media: Any) -> Any:
+    """The first Media with a safe URL, or None."""
+    for entry in media or ():
+        if safe_url(getattr(entry, "url", None)):
+            return entry
+    return None
+
+
+def wrap(value: str | None, width: int = 72, prefix: str = "") -> str:
+    """Wrap each paragraph to ``width``, every line starting with ``prefix``."""
+    paragraphs = str(value or "").split("\n\n")
+    blank = prefix.rstrip()
+    wrapped = (
+        textwrap.fill(
+            " ".join(p.split()), width, initial_indent=prefix, subsequent_indent=prefix
+        )
+        for p in paragraphs
+        if p.strip()
+    )
+    return f"\n{blank}\n".join(wrapped)
+
+
+@jinja2.pass_context
+def local_date(
+    context: jinja2.runtime.Context, value: datetime | date | str | None, style: str = "long"
+) -> str:
+    """A date in the newsletter's time zone (context var ``timezone``, default UTC).
+
+    Curated data may hold a date or an ISO string; anything unparsable is shown as is.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    local = value
+    if isinstance(value, datetime) and value.tzinfo:
+        local = value.astimezone(ZoneInfo(context.get("timezone") or "UTC"))
+    if style == "short":
+        return f"{local:%b} {local.day}"
+    if style == "iso":
+        return local.date().isoformat()
+    return f"{local:%B} {local.day}, {local.year}"
+
+
+def date_range(context: Any, start: datetime, end: datetime) -> str:
+    return f"{local_date(context, start, 'short')} – {local_date(context, end)}"
+
+
+def plain(value: str | None) -> str:
+    """HTML → readable plain text (for .txt templates)."""
+    return html_to_text(str(value or ""))
+
+
+def underline(value: str, char: str = "=") -> str:
+    """A heading underlined to its own length, for the text part."""
+    text = str(value)
+    return f"{text}\n{char * len(text)}"
+
+
+def install(env: jinja2.Environment) -> None:
+    env.filters.update(
+        safe_html=safe_html,
+        safe_url=safe_url,
+        domain=domain,
+        post_text=post_text,
+        platform_name=platform_name,
+        local_date=local_date,
+        date_range=jinja2.pass_context(date_range),
+        plain=plain,
+        underline=underline,
+        wrap=wrap,
+        first_image=first_image,
+    )
