@@ -58,5 +58,6 @@ def build_section(
 
 
 def _apply_cta(fmt: FormatConfig, section: Section) -> None:
-    if fmt.call_to_action and section.data.get("campaign"):
-        section.data["campaign"].setdefault("cta_label", fmt.call_to_action)
+    campaign = section.data.get("campaign")
+    if fmt.call_to_action and campaign and not campaign.get("cta_label"):
+        campaign["cta_label"] = fmt.call_to_action
