@@ -89,3 +89,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def now() -> datetime:
     return FROZEN_NOW
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-golden`` rewrites golden files (tests/render/golden) instead of comparing."""
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite golden files with the current output instead of comparing",
+    )
