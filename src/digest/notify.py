@@ -1,0 +1,176 @@
+"""Notices to staff and reviewers (failed runs, approval previews) through the email channel.
+
+A notice goes out through the newsletter's email channel (a Maildir outbox or SMTP), or the
+first email channel configured when no newsletter is named.
+"""
+
+from __future__ import annotations
+
+import logging
+import mailbox
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from typing import Any
+
+from sqlalchemy import func, select
+
+from digest.config import MaildirChannel, Settings, SmtpChannel
+from digest.errors import DigestError
+from digest.logs import event
+from digest.store import Store
+from digest.store.tables import DeliveryRow, SocialPostRow
+
+log = logging.getLogger("digest.notify")
+
+
+class NoticeError(DigestError):
+    """A notice could not be sent (no email channel, or the channel failed)."""
+
+
+def email_channel(
+    settings: Settings, newsletter: str | None = None
+) -> MaildirChannel | SmtpChannel:
+    """The channel notices use: the newsletter's email channel, else the first one configured."""
+    names = list(settings.newsletters[newsletter].channels) if newsletter else []
+    names += list(settings.channels)
+    for name in names:
+        channel = settings.channels.get(name)
+        if isinstance(channel, (MaildirChannel, SmtpChannel)):
+            return channel
+    raise NoticeError("no email channel (maildir or smtp) is configured for notices")
+
+
+def build_notice(
+    settings: Settings, to: str | list[str], subject: str, text: str, html: str | None = None
+) -> EmailMessage:
+    org = settings.organization
+    message = EmailMessage()
+    message["From"] = formataddr((org.sender.name, org.sender.email))
+    message["To"] = to if isinstance(to, str) else ", ".join(to)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain=org.sender.email.rsplit("@", 1)[-1])
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+def send_notice(
+    settings: Settings,
+    to: str | list[str],
+    subject: str,
+    text: str,
+    html: str | None = None,
+    *,
+    newsletter: str | None = None,
+) -> None:
+    """Send one staff/reviewer notice through the email channel; raise NoticeError on failure."""
+    message = build_notice(settings, to, subject, text, html)
+    channel = email_channel(settings, newsletter)
+    try:
+        if isinstance(channel, MaildirChannel):
+            box = mailbox.Maildir(str(settings.resolve_path(channel.path)), create=True)
+            box.add(mailbox.MaildirMessage(message))
+        else:
+            _smtp_send(channel, message, settings.organization.sender.email)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise NoticeError(f"notice '{subject}' to {message['To']} not sent: {exc}") from exc
+    event(log, "notice.sent", to=message["To"], subject=subject)
+
+
+def _smtp_send(channel: SmtpChannel, message: EmailMessage, sender: str) -> None:
+    context = ssl.create_default_context()
+    smtp_class = smtplib.SMTP_SSL if channel.security == "tls" else smtplib.SMTP
+    kwargs: dict[str, Any] = {"timeout": channel.timeout}
+    if channel.security == "tls":
+        kwargs["context"] = context
+    with smtp_class(channel.host, channel.port, **kwargs) as smtp:
+        if channel.security == "starttls":
+            smtp.starttls(context=context)
+        if channel.username is not None and channel.password is not None:
+            smtp.login(channel.username.resolve(), channel.password.resolve())
+        smtp.send_message(message, from_addr=channel.return_path or sender)
+
+
+def sent_summary(store: Store, edition_id: int | None) -> str:
+    """What the delivery and social ledgers say was and was not sent for an edition."""
+    if edition_id is None:
+        return "No edition was built, so nothing was sent."
+    with store.session() as session:
+        deliveries = dict(
+            session.execute(
+                select(DeliveryRow.status, func.count())
+                .where(DeliveryRow.edition_id == edition_id)
+                .group_by(DeliveryRow.status)
+            ).all()
+        )
+        posts = session.execute(
+            select(SocialPostRow.platform, SocialPostRow.status, func.count())
+            .where(SocialPostRow.edition_id == edition_id)
+            .group_by(SocialPostRow.platform, SocialPostRow.status)
+        ).all()
+    lines = [f"Edition {edition_id}:"]
+    if deliveries:
+        total = sum(deliveries.values())
+        counts = ", ".join(f"{status} {count}" for status, count in sorted(deliveries.items()))
+        lines.append(f"  email: {total} recipients ({counts})")
+    else:
+        lines.append("  email: no deliveries recorded (nothing was emailed)")
+    if posts:
+        for platform, status, count in posts:
+            lines.append(f"  {platform}: {count} post(s) {status}")
+    else:
+        lines.append("  social: no posts recorded")
+    return "\n".join(lines)
+
+
+def notify_failure(
+    settings: Settings,
+    store: Store,
+    *,
+    newsletter: str,
+    run_id: int,
+    period_key: str,
+    error: str,
+    edition_id: int | None,
+    report: dict[str, Any] | None = None,
+) -> bool:
+    """Tell organization.staff_email that a run failed and what was and was not sent.
+
+    Returns False (and logs) when there is no staff address or the notice itself failed:
+    a failing notice must never hide the original failure.
+    """
+    staff = settings.organization.staff_email
+    if not staff:
+        event(log, "notice.no_staff_email", logging.WARNING, newsletter=newsletter, run=run_id)
+        return False
+    title = settings.newsletters[newsletter].title
+    lines = [
+        f"The scheduled run of '{title}' ({newsletter}) for the period ending {period_key} "
+        "failed.",
+        "",
+        f"Run: {run_id}",
+        f"Error: {error}",
+        "",
+        sent_summary(store, edition_id),
+    ]
+    warnings = (report or {}).get("warnings") or []
+    if warnings:
+        lines += ["", "Warnings:", *(f"  - {w}" for w in warnings)]
+    lines += [
+        "",
+        "Nothing is sent twice: fix the cause, then run "
+        f"'digest resume {run_id}' (or restart 'digest schedule' within the grace period) "
+        "to resume where it stopped.",
+    ]
+    try:
+        send_notice(settings, staff, f"[digest] Run failed: {title} ({period_key})",
+                    "\n".join(lines), newsletter=newsletter)
+    except NoticeError as exc:
+        event(log, "notice.failed", logging.ERROR, newsletter=newsletter, error=str(exc))
+        return False
+    return True
