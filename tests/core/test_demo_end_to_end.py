@@ -1,0 +1,79 @@
+"""The whole pipeline on the embedded defaults, as `make demo` runs it."""
+
+from __future__ import annotations
+
+import email
+import json
+import shutil
+from email.message import Message
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from digest.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path) -> Path:
+    """A copy of the demo config and examples, writing under the temp folder."""
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    return tmp_path
+
+
+def run_demo(demo_dir: Path) -> str:
+    result = CliRunner().invoke(app, ["--config", str(demo_dir / "config.yaml"), "demo"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def messages(outbox: Path) -> list[Message]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=default_policy)
+        for p in sorted((outbox / "new").iterdir())
+    ]
+
+
+def test_demo_builds_mails_archives_and_posts(demo_dir: Path) -> None:
+    output = run_demo(demo_dir)
+    out = demo_dir / "out"
+    mails = messages(out / "outbox")
+    weekly = [m for m in mails if "Weekly Roundup" in str(m["Subject"])]
+    assert weekly, "the weekly edition was mailed"
+    first = weekly[0]
+    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "https://digest.example.org/u/" in str(first["List-Unsubscribe"])
+    assert first.get_content_type() == "multipart/alternative"
+    parts = [p.get_content_type() for p in first.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    html = first.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    for heading in (
+        "Working People Weekly List",
+        "In the States",
+        "Worker Wins",
+        "What Working People Are Doing This Week",
+        "Get to Know Our Affiliates",
+    ):
+        assert heading in html
+    assert "<script" not in html.lower()
+    assert "%%DIGEST_" not in html
+    # one message per subscriber of the list, each with its own unsubscribe link
+    links = {str(m["List-Unsubscribe"]) for m in weekly}
+    assert len(links) == len(weekly)
+    # archive pages and the social outbox
+    assert (out / "site" / "index.html").exists()
+    assert list((out / "site" / "archive" / "weekly").glob("*/index.html"))
+    posts = [json.loads(p.read_text()) for p in (out / "social").rglob("*.json")]
+    assert posts, "social posts were written to the outbox"
+    assert "warning" in output  # the sample CSV's bad row is reported, not fatal
+
+
+def test_demo_twice_sends_nobody_twice(demo_dir: Path) -> None:
+    run_demo(demo_dir)
+    first = len(list((demo_dir / "out" / "outbox" / "new").iterdir()))
+    run_demo(demo_dir)
+    assert len(list((demo_dir / "out" / "outbox" / "new").iterdir())) == first
