@@ -7,9 +7,7 @@ comms officer reads what to fix instead of a traceback. Secrets are only ever
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,12 +24,14 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from digest.config_errors import (
+    ENV_REF,
+    describe_error,
+    literal_secret_problems,
+    reference_problems,
+)
 from digest.errors import ConfigError
 from digest.timing import parse_duration, parse_schedule
-
-ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-# Keys whose values are credentials: a literal value there is an error.
-SECRET_KEY_NAMES = re.compile(r"(password|secret|token|api_key|signing_key|private_key)", re.I)
 
 
 class Strict(BaseModel):
@@ -384,173 +384,19 @@ def load_config(path: str | Path) -> Settings:
 
 
 def validate_config(raw: dict[str, Any], base_dir: Path = Path(".")) -> Settings:
-    problems = _literal_secret_problems(raw)
+    problems = literal_secret_problems(raw)
     settings: Settings | None = None
     try:
         settings = Settings.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
-        problems.extend(_describe(error, raw) for error in exc.errors())
-    problems.extend(_reference_problems(raw))
+        problems.extend(describe_error(error, raw) for error in exc.errors())
+    problems.extend(reference_problems(raw))
     if settings is not None:
         problems.extend(_model_problems(settings))
     if problems:
         raise ConfigError(sorted(set(problems), key=problems.index))
     assert settings is not None
     return settings
-
-
-def describe_errors(exc: ValidationError, raw: Any, prefix: str = "") -> list[str]:
-    """Path-named messages for a data file validated with a pydantic model."""
-    problems = [_describe(error, raw) for error in exc.errors()]
-    return [f"{prefix}{p}" for p in problems]
-
-
-def _literal_secret_problems(raw: Any, path: str = "") -> list[str]:
-    """A password typed into config.yaml is an error wherever it appears."""
-    problems: list[str] = []
-    if isinstance(raw, dict):
-        for key, value in raw.items():
-            sub = f"{path}.{key}" if path else str(key)
-            if (
-                isinstance(value, str)
-                and SECRET_KEY_NAMES.search(str(key))
-                and not ENV_REF.match(value)
-            ):
-                problems.append(
-                    f"{sub}: secrets must not be written in config.yaml; "
-                    f"use an environment variable reference like ${{{_env_name(sub)}}}"
-                )
-            else:
-                problems.extend(_literal_secret_problems(value, sub))
-    elif isinstance(raw, list):
-        for index, value in enumerate(raw):
-            problems.extend(_literal_secret_problems(value, f"{path}[{index}]"))
-    return problems
-
-
-def _env_name(path: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", path.split(".")[-1]).upper()
-
-
-def _loc_to_path(loc: tuple[Any, ...], raw: Any) -> tuple[str, Any]:
-    """Turn a pydantic location into `a.b[2].c`, skipping union tags; return the parent."""
-    parts: list[str] = []
-    node: Any = raw
-    parent: Any = raw
-    for element in loc:
-        # a discriminated-union tag (e.g. 'feed') is in the location but is not a real key
-        is_tag = isinstance(element, str) and isinstance(node, dict) and element not in node
-        if is_tag and node.get("type") == element:
-            continue
-        parent = node
-        if isinstance(element, int):
-            parts.append(f"[{element}]")
-            node = node[element] if isinstance(node, list) and element < len(node) else None
-        else:
-            parts.append(f".{element}" if parts else str(element))
-            node = node.get(element) if isinstance(node, dict) else None
-    return "".join(parts), parent
-
-
-def _describe(error: Any, raw: dict[str, Any]) -> str:
-    path, parent = _loc_to_path(tuple(error["loc"]), raw)
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        key = path.rsplit(".", 1)[-1]
-        return f"{path}: unknown key '{key}'{_did_you_mean(key, _allowed_keys(error, parent))}"
-    if kind == "missing":
-        return f"{path}: required key is missing"
-    if kind == "union_tag_invalid":
-        expected = error["ctx"]["expected_tags"]
-        tag = error["ctx"]["tag"]
-        return (
-            f"{path}.type: unknown type '{tag}'"
-            f"{_did_you_mean(str(tag), _TAG_NAMES)} (expected one of {expected})"
-        )
-    if kind == "union_tag_not_found":
-        return f"{path}: missing 'type' (expected one of {error['ctx']['expected_tags']})"
-    if kind == "literal_error":
-        value = error.get("input")
-        return f"{path}: '{value}' is not allowed; expected {error['ctx']['expected']}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{path}: {message}"
-
-
-_TAG_NAMES = ["feed", "curated", "csv", "bluesky", "x", "maildir", "smtp", "outbox"]
-
-
-def _allowed_keys(error: Any, parent: Any) -> list[str]:
-    """Known keys of the model that rejected an extra key, for 'did you mean'."""
-    del error
-    if isinstance(parent, dict):
-        model = _model_for(parent)
-        if model is not None:
-            return list(model.model_fields)
-    return []
-
-
-def _model_for(node: dict[str, Any]) -> type[BaseModel] | None:
-    by_type: dict[str, type[BaseModel]] = {
-        "feed": FeedSource,
-        "curated": CuratedSource,
-        "csv": CsvSource,
-        "bluesky": BlueskySource,
-        "x": XSource,
-        "maildir": MaildirChannel,
-        "smtp": SmtpChannel,
-        "outbox": SocialOutboxChannel,
-    }
-    if "type" in node and node["type"] in by_type:
-        return by_type[node["type"]]
-    for model in (Settings, Organization, NewsletterConfig, FormatConfig, OriginConfig):
-        fields = set(model.model_fields)
-        if len(fields & set(node)) >= max(1, len(node) // 2):
-            return model
-    return None
-
-
-def _did_you_mean(word: str, candidates: list[str] | Any) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _reference_problems(raw: dict[str, Any]) -> list[str]:
-    """Names used in one section must exist in another; checked on the raw mapping so
-    these problems are reported together with schema problems elsewhere."""
-    formats, channels, sources = (_keys(raw, k) for k in ("formats", "channels", "sources"))
-    problems: list[str] = []
-    for name, newsletter in _mapping(raw.get("newsletters")).items():
-        node = _mapping(newsletter)
-        problems += _unknown_names(
-            f"newsletters.{name}.formats", node.get("formats"), formats, "format"
-        )
-        problems += _unknown_names(
-            f"newsletters.{name}.channels", node.get("channels"), channels, "channel"
-        )
-    for name, fmt in _mapping(raw.get("formats")).items():
-        select_node = _mapping(_mapping(fmt).get("select"))
-        problems += _unknown_names(
-            f"formats.{name}.select.sources", select_node.get("sources"), sources, "source"
-        )
-    return problems
-
-
-def _mapping(node: Any) -> dict[str, Any]:
-    return node if isinstance(node, dict) else {}
-
-
-def _keys(raw: dict[str, Any], section: str) -> list[str]:
-    return [str(k) for k in _mapping(raw.get(section))]
-
-
-def _unknown_names(path: str, used: Any, known: list[str], what: str) -> list[str]:
-    if not isinstance(used, list):
-        return []
-    return [
-        f"{path}[{index}]: unknown {what} '{name}'{_did_you_mean(str(name), known)}"
-        for index, name in enumerate(used)
-        if isinstance(name, str) and name not in known
-    ]
 
 
 def _model_problems(settings: Settings) -> list[str]:

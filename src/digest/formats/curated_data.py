@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest.config import FormatConfig, Settings, describe_errors
+from digest.config import FormatConfig, Settings
+from digest.config_errors import describe_errors
 from digest.errors import ConfigError
 from digest.store.tables import RotationRow
 from digest.timing import Period
