@@ -79,5 +79,10 @@ def test_installed_wheel_runs_init_and_renders(wheel: Path, tmp_path: Path) -> N
     config = str(org / "config.yaml")
     checked = digest("--config", config, "check-config")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    preview = digest("--config", config, "preview", "weekly", "--at", "2026-11-20T16:00-05:00")
+    at = ("--at", "2026-11-20T16:00-05:00")
+    collected = digest("--config", config, "collect", *at)
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    preview = digest("--config", config, "preview", "weekly", *at)
     assert preview.returncode == 0, preview.stdout + preview.stderr
+    html = (org / "out" / "preview" / "weekly.html").read_text(encoding="utf-8")
+    assert "Welcome to your digest" in html
