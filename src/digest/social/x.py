@@ -1,0 +1,184 @@
+"""Posting to X through tweepy (API v2 for posts, v1.1 for media), OAuth 1.0a user context.
+
+X cannot take a post id chosen in advance, so an uncertain attempt (5xx, timeout) or a
+403 "duplicate content" is reconciled by reading the account's recent posts and
+matching the text (X rewrites links to t.co, so links are compared as placeholders).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import unicodedata
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+import tweepy
+
+from digest.config import Settings, XChannel
+from digest.models import Post
+from digest.social.ledger import Ref
+from digest.social.limits import URL
+from digest.social.media import Fetcher, ImageError, prepare_image
+from digest.social.publish import (
+    DuplicatePost,
+    PostRefused,
+    RateLimited,
+    SocialError,
+    UncertainError,
+)
+
+X_IMAGE_MAX = 5_000_000
+RECENT_POSTS_CHECKED = 20
+
+# tweepy and oauthlib log request headers (Authorization) at DEBUG: never let them.
+for _name in ("tweepy", "oauthlib", "requests_oauthlib"):
+    if logging.getLogger(_name).getEffectiveLevel() < logging.INFO:
+        logging.getLogger(_name).setLevel(logging.INFO)
+
+
+def translate(exc: Exception) -> SocialError:
+    if isinstance(exc, tweepy.TooManyRequests):
+        reset = exc.response.headers.get("x-rate-limit-reset") if exc.response is not None else None
+        reset_at = datetime.fromtimestamp(int(reset), tz=UTC) if reset and reset.isdigit() else None
+        return RateLimited(f"X: 429 Too Many Requests (resets {reset_at})", reset_at)
+    if isinstance(exc, tweepy.Forbidden) and any(
+        "duplicate" in str(m).lower() for m in exc.api_messages
+    ):
+        return DuplicatePost(f"X: 403 {'; '.join(map(str, exc.api_messages))}")
+    if isinstance(exc, tweepy.TwitterServerError):
+        return UncertainError(f"X server error: {_status(exc)}")
+    if isinstance(exc, requests.Timeout | requests.ConnectionError):
+        return UncertainError(f"X: {type(exc).__name__}")
+    if isinstance(exc, tweepy.HTTPException):
+        return PostRefused(f"X refused: {_status(exc)} {'; '.join(map(str, exc.api_messages))}")
+    return PostRefused(f"X: {type(exc).__name__}")
+
+
+def _status(exc: tweepy.HTTPException) -> str:
+    return str(getattr(exc.response, "status_code", "?"))
+
+
+def comparable(text: str) -> str:
+    """Text as X gives it back: NFC, links replaced, whitespace squeezed, HTML entities."""
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    return " ".join(URL.sub("<link>", text).split())
+
+
+class XPublisher:
+    platform = "x"
+
+    def __init__(
+        self,
+        settings: Settings,
+        channel: XChannel,
+        *,
+        fetch_image: Fetcher,
+        session: requests.Session | None = None,
+        api: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.channel = channel
+        self.fetch_image = fetch_image
+        self.session = session
+        self._api = api
+        self._client: tweepy.Client | None = None
+        self._user_id: str | None = None
+        self.warnings: list[str] = []
+
+    @property
+    def client(self) -> tweepy.Client:
+        if self._client is None:
+            client = tweepy.Client(
+                consumer_key=self.channel.consumer_key.resolve(),
+                consumer_secret=self.channel.consumer_secret.resolve(),
+                access_token=self.channel.access_token.resolve(),
+                access_token_secret=self.channel.access_token_secret.resolve(),
+            )
+            if self.session is not None:
+                client.session = self.session
+            self._client = client
+        return self._client
+
+    def new_key(self) -> None:
+        return None
+
+    def publish(self, post: Post, *, key: str | None, root: Ref | None, parent: Ref | None) -> Ref:
+        media_ids = self._media(post)
+        try:
+            response = self.client.create_tweet(
+                text=post.text,
+                in_reply_to_tweet_id=parent.id if parent else None,
+                media_ids=media_ids,
+                user_auth=True,
+            )
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            raise translate(exc) from None
+        tweet_id = str(response.data["id"])
+        return Ref(tweet_id, None, self.web_url(tweet_id))
+
+    def lookup(self, post: Post, key: str | None, parent: Ref | None) -> Ref | None:
+        """Our post among the account's most recent ones, matched by its text."""
+        wanted = comparable(post.text)
+        try:
+            user_id = self._me()
+            response = self.client.get_users_tweets(
+                user_id,
+                max_results=RECENT_POSTS_CHECKED,
+                tweet_fields=["created_at", "referenced_tweets"],
+                user_auth=True,
+            )
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            raise translate(exc) from None
+        for tweet in response.data or ():
+            if comparable(str(tweet["text"])) == wanted:
+                tweet_id = str(tweet["id"])
+                return Ref(tweet_id, None, self.web_url(tweet_id))
+        return None
+
+    def _me(self) -> str:
+        if self._user_id is None:
+            me = self.client.get_me(user_auth=True)
+            self._user_id = str(me.data["id"])
+        return self._user_id
+
+    def web_url(self, tweet_id: str) -> str:
+        return f"https://x.com/i/web/status/{tweet_id}"
+
+    # -- optional image ------------------------------------------------------------
+
+    @property
+    def api(self) -> Any:
+        if self._api is None:
+            auth = tweepy.OAuth1UserHandler(
+                self.channel.consumer_key.resolve(),
+                self.channel.consumer_secret.resolve(),
+                self.channel.access_token.resolve(),
+                self.channel.access_token_secret.resolve(),
+            )
+            self._api = tweepy.API(auth)
+        return self._api
+
+    def _media(self, post: Post) -> list[str] | None:
+        """Upload the post's image with its alt text; a failure leaves the image out."""
+        embed = post.embed
+        if embed is None or not embed.thumb_url or not embed.thumb_alt.strip():
+            return None
+        try:
+            image = prepare_image(self.fetch_image(embed.thumb_url), X_IMAGE_MAX)
+            extension = image.mime.split("/")[-1]
+            media = self.api.media_upload(
+                filename=f"image.{extension}", file=io.BytesIO(image.data)
+            )
+            self.api.create_media_metadata(media.media_id, embed.thumb_alt[:1000])
+        except (ImageError, tweepy.TweepyException, requests.RequestException) as exc:
+            self.warnings.append(f"X image {embed.thumb_url} left out ({_brief(exc)})")
+            return None
+        return [str(media.media_id)]
+
+
+def _brief(exc: Exception) -> str:
+    return re.sub(r"\s+", " ", f"{type(exc).__name__}: {exc}")[:200]
