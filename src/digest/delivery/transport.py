@@ -1,0 +1,26 @@
+"""What the sender needs of a channel: open, send one message to some recipients, close."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from digest.delivery.replies import Reply
+
+
+class Transport(Protocol):
+    """A channel that delivers wire-format messages (CRLF line endings).
+
+    ``send`` returns one reply per recipient and never raises for delivery problems:
+    a lost connection is a 4xx reply (try again), a refusal is the server's reply.
+    ``worker`` names the caller's slot so a pooled channel can give each its connection.
+    """
+
+    concurrency: int
+
+    async def open(self) -> None: ...
+
+    async def send(
+        self, worker: int, envelope_from: str, rcpts: list[str], data: bytes
+    ) -> dict[str, Reply]: ...
+
+    async def close(self) -> None: ...
