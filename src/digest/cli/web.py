@@ -1,0 +1,71 @@
+"""`digest serve` (the web app) and `digest web hash-password` (the staff password hash)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from digest.cli.app import app, console, err_console, settings_from, user_errors
+
+web_app = typer.Typer(help="The web app: sign-up, unsubscribe, archive and staff desk.")
+app.add_typer(web_app, name="web")
+
+
+@app.command()
+@user_errors
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, "--host", help="Address to listen on (web.host)."),
+    port: int | None = typer.Option(None, "--port", help="Port to listen on (web.port)."),
+    signup_rate: float = typer.Option(
+        5.0, "--signup-rate", help="Sign-ups allowed per minute per client address."
+    ),
+    signup_burst: int = typer.Option(
+        5, "--signup-burst", help="Sign-ups a client address may make at once."
+    ),
+) -> None:
+    """Run the public pages and the staff desk (uvicorn, one process)."""
+    import uvicorn
+
+    from digest.store import open_store
+    from digest.web import create_app
+    from digest.web.auth import configured_hash
+    from digest.web.ratelimit import RateLimiter
+
+    settings = settings_from(ctx)
+    store = open_store(settings.store.url)
+    if configured_hash(settings) is None:
+        err_console.print(
+            "note: no staff password hash configured (web.staff_password_hash); "
+            "the staff desk will refuse sign-ins"
+        )
+    application = create_app(
+        settings, store, signup_limiter=RateLimiter(per_minute=signup_rate, burst=signup_burst)
+    )
+    uvicorn.run(
+        application,
+        host=host or settings.web.host,
+        port=port if port is not None else settings.web.port,
+        log_level="info",
+    )
+
+
+@web_app.command("hash-password")
+@user_errors
+def hash_password_command(
+    stdin: bool = typer.Option(
+        False, "--stdin", help="Read the password from standard input instead of prompting."
+    ),
+) -> None:
+    """Print a scrypt hash of a staff password, for web.staff_password_hash's variable."""
+    from digest.web.auth import hash_password
+
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Staff password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        err_console.print("error: use a password of at least 10 characters")
+        raise typer.Exit(1)
+    console.print(hash_password(password), markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,399 @@
+"""Double opt-in: ask, confirm, and change preferences later from the signed link.
+
+A sign-up creates a *pending* subscription and a consent record (who, when, which form,
+which consent text, IP, user agent: GDPR Art. 7(1)) and mails a confirmation link that
+expires after 72 hours. Only confirming makes the subscription count. Nothing here tells
+a caller whether an address was already known: the web form answers the same either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mailbox
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest import urls
+from digest.config import MaildirChannel, Settings
+from digest.delivery.tokens import BadToken, make_token, read_token, subscriber_token
+from digest.errors import DigestError
+from digest.store import Store
+from digest.store.tables import ConsentRow, SubscriberRow, SubscriptionRow
+from digest.subscribers import (
+    add_subscriber,
+    is_suppressed,
+    normalize_email,
+    subscribe,
+    unsubscribe,
+)
+
+# A second confirmation mail to the same address within this window is not sent, so the
+# form cannot be used to flood someone's inbox from many IP addresses.
+RESEND_COOLDOWN = timedelta(minutes=10)
+PAUSE_CHOICES = {"2w": timedelta(weeks=2), "1m": timedelta(days=30), "3m": timedelta(days=90)}
+
+
+class SubscriptionError(DigestError):
+    """A sign-up or preferences change that cannot be done (unknown newsletter, bad link)."""
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    email: str
+    lists: tuple[str, ...]
+    token: str | None  # the confirm token, None when no mail was sent
+    sent: bool
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    subscriber_id: int
+    email: str
+    lists: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Preferences:
+    subscriber_id: int
+    email: str
+    name: str | None
+    confirmed: frozenset[str]  # list names with a confirmed subscription
+    paused_until: datetime | None
+    suppressed: bool
+
+
+def consent_version(text: str) -> str:
+    """The consent text's version is its own fingerprint: a reworded text gets a new one."""
+    return "sha256:" + hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:16]
+
+
+def newsletter_lists(settings: Settings) -> dict[str, str]:
+    """Subscribable list name → the title people see."""
+    lists: dict[str, str] = {}
+    for name, newsletter in settings.newsletters.items():
+        lists.setdefault(settings.audience_of(name), newsletter.title)
+    return lists
+
+
+def _check_lists(settings: Settings, lists: tuple[str, ...]) -> tuple[str, ...]:
+    known = newsletter_lists(settings)
+    unknown = [name for name in lists if name not in known]
+    if unknown:
+        raise SubscriptionError(f"unknown newsletter: {', '.join(unknown)}")
+    if not lists:
+        raise SubscriptionError("choose at least one newsletter")
+    return tuple(dict.fromkeys(lists))
+
+
+def request_subscription(
+    settings: Settings,
+    store: Store,
+    *,
+    email: str,
+    name: str | None,
+    lists: tuple[str, ...],
+    form: str,
+    consent_text_version: str,
+    ip: str | None,
+    user_agent: str | None,
+    now: datetime,
+) -> SubscriptionRequest:
+    """Record a pending subscription and its consent, and mail the confirmation link.
+
+    Raises InvalidAddress for a malformed address and SubscriptionError for unknown
+    lists. A suppressed address gets no mail and no new subscription; an address that
+    asked within the cooldown gets no second mail. Callers answer the same in all cases.
+    """
+    address = normalize_email(email)
+    wanted = _check_lists(settings, lists)
+    clean_name = (name or "").strip()[:300] or None
+    with store.session() as session:
+        if is_suppressed(session, address):
+            return SubscriptionRequest(address, wanted, None, sent=False)
+        recently_asked = _asked_recently(session, address, now)
+        known = session.scalars(select(SubscriberRow.id).where(SubscriberRow.email == address))
+        # an unconfirmed form must not rename someone who is already on file
+        new_name = None if known.first() is not None else clean_name
+        row = add_subscriber(session, address, now, name=new_name, lists=wanted, status="pending")
+        consent_ids = []
+        for list_name in wanted:
+            consent = ConsentRow(
+                subscriber_id=row.id,
+                list_name=list_name,
+                form=form,
+                text_version=consent_text_version,
+                ip=ip,
+                user_agent=(user_agent or "")[:1000] or None,
+                created_at=now,
+            )
+            session.add(consent)
+            session.flush()
+            consent_ids.append(consent.id)
+        subscriber_id = row.id
+    if recently_asked:
+        return SubscriptionRequest(address, wanted, None, sent=False)
+    token = make_token(
+        settings.signing_secret(),
+        "confirm",
+        {"s": subscriber_id, "l": list(wanted), "c": consent_ids},
+    )
+    send_confirmation(settings, address, clean_name, wanted, token, now)
+    return SubscriptionRequest(address, wanted, token, sent=True)
+
+
+def _asked_recently(session: Session, address: str, now: datetime) -> bool:
+    query = (
+        select(ConsentRow.id)
+        .join(SubscriberRow, SubscriberRow.id == ConsentRow.subscriber_id)
+        .where(SubscriberRow.email == address, ConsentRow.created_at > now - RESEND_COOLDOWN)
+    )
+    return session.scalars(query).first() is not None
+
+
+def confirm_subscription(
+    settings: Settings, store: Store, token: str, now: datetime
+) -> Confirmation:
+    """Confirm the lists named in a confirm token; BadToken when forged or older than 72 h.
+
+    Confirming twice is harmless. A suppressed address stays unsubscribed.
+    """
+    payload = read_token(settings.signing_secret(), "confirm", token)
+    subscriber_id, lists, consent_ids = _confirm_payload(payload)
+    with store.session() as session:
+        subscriber = session.get(SubscriberRow, subscriber_id)
+        if subscriber is None:
+            raise BadToken("this link is not valid")
+        if is_suppressed(session, subscriber.email):
+            return Confirmation(subscriber_id, subscriber.email, ())
+        for list_name in lists:
+            subscribe(session, subscriber_id, list_name, now, status="confirmed")
+        for consent in session.scalars(select(ConsentRow).where(ConsentRow.id.in_(consent_ids))):
+            if consent.subscriber_id == subscriber_id and consent.confirmed_at is None:
+                consent.confirmed_at = now
+        if subscriber.status == "unsubscribed":  # a new, confirmed wish overrides an old leave
+            subscriber.status = "active"
+        subscriber.updated_at = now
+        return Confirmation(subscriber_id, subscriber.email, lists)
+
+
+def _confirm_payload(payload: dict[str, Any]) -> tuple[int, tuple[str, ...], list[int]]:
+    try:
+        subscriber_id = int(payload["s"])
+        lists = tuple(str(name) for name in payload["l"])
+        consent_ids = [int(c) for c in payload.get("c", [])]
+    except (KeyError, TypeError, ValueError):
+        raise BadToken("this link is not valid") from None
+    return subscriber_id, lists, consent_ids
+
+
+def read_subscriber_token(settings: Settings, purpose: str, token: str) -> tuple[int, str]:
+    """(subscriber id, list name) from an unsubscribe or preferences token, or BadToken."""
+    if purpose not in ("unsubscribe", "preferences"):
+        raise ValueError(purpose)
+    payload = read_token(settings.signing_secret(), purpose, token)  # type: ignore[arg-type]
+    try:
+        return int(payload["s"]), str(payload["l"])
+    except (KeyError, TypeError, ValueError):
+        raise BadToken("this link is not valid") from None
+
+
+def one_click_unsubscribe(
+    settings: Settings, store: Store, token: str, now: datetime
+) -> tuple[str, int]:
+    """RFC 8058: unsubscribe the token's subscriber from its list; idempotent.
+
+    Returns (list name, how many subscriptions changed). A subscriber who no longer
+    exists is already unsubscribed, so that is not an error.
+    """
+    subscriber_id, list_name = read_subscriber_token(settings, "unsubscribe", token)
+    with store.session() as session:
+        changed = unsubscribe(session, subscriber_id, list_name, now)
+    return list_name, changed
+
+
+def load_preferences(store: Store, subscriber_id: int) -> Preferences | None:
+    with store.session() as session:
+        subscriber = session.get(SubscriberRow, subscriber_id)
+        if subscriber is None:
+            return None
+        subs = session.scalars(
+            select(SubscriptionRow).where(SubscriptionRow.subscriber_id == subscriber_id)
+        ).all()
+        paused = [s.paused_until for s in subs if s.status == "confirmed" and s.paused_until]
+        return Preferences(
+            subscriber_id=subscriber_id,
+            email=subscriber.email,
+            name=subscriber.name,
+            confirmed=frozenset(s.list_name for s in subs if s.status == "confirmed"),
+            paused_until=max(paused) if paused else None,
+            suppressed=is_suppressed(session, subscriber.email),
+        )
+
+
+def update_preferences(
+    settings: Settings,
+    store: Store,
+    subscriber_id: int,
+    *,
+    lists: tuple[str, ...],
+    pause: str | None,
+    now: datetime,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    consent_text_version: str = "",
+) -> Preferences:
+    """Keep exactly ``lists``; pause every kept subscription for a while or resume it.
+
+    The subscriber proved they own the address by following the signed link from their
+    email, so a newly ticked newsletter is confirmed at once (with its consent record).
+    """
+    wanted = set(lists)
+    known = newsletter_lists(settings)
+    if unknown := wanted - set(known):
+        raise SubscriptionError(f"unknown newsletter: {', '.join(sorted(unknown))}")
+    if pause not in (None, "", "resume", *PAUSE_CHOICES):
+        raise SubscriptionError(f"unknown pause choice '{pause}'")
+    with store.session() as session:
+        subscriber = session.get(SubscriberRow, subscriber_id)
+        if subscriber is None:
+            raise SubscriptionError("this subscriber no longer exists")
+        suppressed = is_suppressed(session, subscriber.email)
+        for list_name in known:
+            if list_name in wanted and not suppressed:
+                _keep(session, subscriber_id, list_name, now, ip, user_agent, consent_text_version)
+            elif list_name not in wanted:
+                unsubscribe(session, subscriber_id, list_name, now)
+        _apply_pause(session, subscriber_id, pause, now)
+    prefs = load_preferences(store, subscriber_id)
+    assert prefs is not None
+    return prefs
+
+
+def _keep(
+    session: Session,
+    subscriber_id: int,
+    list_name: str,
+    now: datetime,
+    ip: str | None,
+    user_agent: str | None,
+    consent_text_version: str,
+) -> None:
+    existing = session.get(SubscriptionRow, (subscriber_id, list_name))
+    if existing is not None and existing.status == "confirmed":
+        return
+    subscribe(session, subscriber_id, list_name, now, status="confirmed")
+    session.add(
+        ConsentRow(
+            subscriber_id=subscriber_id,
+            list_name=list_name,
+            form="preferences",
+            text_version=consent_text_version,
+            ip=ip,
+            user_agent=(user_agent or "")[:1000] or None,
+            created_at=now,
+            confirmed_at=now,
+        )
+    )
+
+
+def _apply_pause(session: Session, subscriber_id: int, pause: str | None, now: datetime) -> None:
+    if not pause:
+        return
+    until = None if pause == "resume" else now + PAUSE_CHOICES[pause]
+    query = select(SubscriptionRow).where(
+        SubscriptionRow.subscriber_id == subscriber_id, SubscriptionRow.status == "confirmed"
+    )
+    for sub in session.scalars(query):
+        sub.paused_until = until
+
+
+def unsubscribe_all(store: Store, subscriber_id: int, now: datetime) -> int:
+    """Leave every newsletter (GDPR Art. 7(3): as easy as joining)."""
+    with store.session() as session:
+        return unsubscribe(session, subscriber_id, None, now)
+
+
+def preferences_token(settings: Settings, subscriber_id: int, list_name: str) -> str:
+    return subscriber_token(settings.signing_secret(), "preferences", subscriber_id, list_name)
+
+
+# --- mail -------------------------------------------------------------------------------
+
+
+def send_confirmation(
+    settings: Settings,
+    address: str,
+    name: str | None,
+    lists: tuple[str, ...],
+    token: str,
+    now: datetime,
+) -> None:
+    from digest.render.templates import make_environment, render
+
+    titles = newsletter_lists(settings)
+    context = {
+        "name": name,
+        "newsletters": [titles[n] for n in lists],
+        "confirm_url": urls.confirm_url(settings, token),
+        "expires_hours": 72,
+    }
+    env = make_environment(settings)
+    message = system_message(
+        settings,
+        to=address,
+        subject=f"Please confirm your subscription to {settings.organization.name}",
+        text=render(env, "web/mail/confirm.txt.j2", context),
+        html=render(env, "web/mail/confirm.html.j2", context),
+        now=now,
+    )
+    deliver_message(settings, message)
+
+
+def system_message(
+    settings: Settings, *, to: str, subject: str, text: str, html: str | None, now: datetime
+) -> EmailMessage:
+    """A one-off message from the organisation (confirmation, staff test)."""
+    org = settings.organization
+    sender = org.sender
+    message = EmailMessage()
+    local, _, domain = sender.email.rpartition("@")
+    message["From"] = Address(sender.name, local, domain)
+    message["To"] = to
+    if org.reply_to:
+        message["Reply-To"] = org.reply_to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(domain=domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+def deliver_message(settings: Settings, message: EmailMessage) -> None:
+    """Hand one system message to the configured email channel.
+
+    Kept in this one function so it can move to the delivery module's sender. Today it
+    writes into the Maildir outbox of the 'email' channel (or the first Maildir channel).
+    """
+    channel = settings.channels.get("email")
+    if not isinstance(channel, MaildirChannel):
+        channel = next(
+            (c for c in settings.channels.values() if isinstance(c, MaildirChannel)), None
+        )
+    if channel is None:
+        raise SubscriptionError(
+            "no Maildir email channel configured to send system mail "
+            "(channels.email with type: maildir)"
+        )
+    path = settings.resolve_path(channel.path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mailbox.Maildir(str(path), create=True).add(message)
