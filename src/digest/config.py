@@ -21,6 +21,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import core_schema
 
@@ -344,6 +345,24 @@ class Settings(Strict):
 
     # Where config.yaml lives: relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _anchor_sqlite_path(cls, data: Any) -> Any:
+        """A relative SQLite path is relative to config.yaml, like every other path."""
+        if not isinstance(data, dict):
+            return data
+        store = data.get("store")
+        if not isinstance(store, dict):
+            return data
+        url = store.get("url")
+        prefix = "sqlite:///"
+        if isinstance(url, str) and url.startswith(prefix) and not url.startswith(prefix + "/"):
+            rest = url.removeprefix(prefix)
+            if rest and not rest.startswith(":memory:"):
+                anchored = Path(data.get("base_dir", ".")) / rest
+                data = {**data, "store": {**store, "url": f"{prefix}{anchored}"}}
+        return data
 
     def resolve_path(self, path: Path) -> Path:
         return path if path.is_absolute() else (self.base_dir / path)
