@@ -1,0 +1,340 @@
+"""Bluesky accounts as a source: affiliates' and state federations' own posts.
+
+Reads ``app.bsky.feed.getAuthorFeed`` (``posts_no_replies``) from the public AppView
+through the guarded client, page by page back to the start of the window; reposts and
+pins are dropped. Handles are resolved to DIDs once and the DIDs kept in the source
+state, so a renamed account is still followed. Record and embed types this reader does
+not know are skipped with a warning: Bluesky adds new ones, and a new one must not sink
+a collect.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from digest.config import BlueskySource, OriginConfig
+from digest.errors import SourceError
+from digest.models import Item, Media, Origin, SocialPost
+from digest.sanitize import sanitize_html
+from digest.sources.base import SourceContext, register
+from digest.sources.http import FetchError, fetch
+
+POST_TYPE = "app.bsky.feed.post"
+PAGE_SIZE = 100
+MAX_PAGES = 20
+TITLE_MAX = 90
+LIST_URL = re.compile(r"^https://bsky\.app/profile/([^/]+)/lists/([^/?#]+)")
+PACK_URL = re.compile(r"^https://bsky\.app/starter-pack/([^/]+)/([^/?#]+)")
+QUOTE_EMBEDS = ("app.bsky.embed.record#view",)
+
+
+@dataclass(frozen=True)
+class Account:
+    actor: str  # DID when known, else the handle
+    handle: str
+    origin: Origin
+
+
+def _origin(config: OriginConfig | None, name: str) -> Origin:
+    if config is None:
+        return Origin(name)
+    return Origin(config.name, config.kind, config.state, config.url)
+
+
+@register("bluesky")
+class BlueskyReader:
+    async def read(self, config: BlueskySource, ctx: SourceContext) -> list[Item]:
+        api = Xrpc(config.service, ctx)
+        accounts = await self._accounts(config, api, ctx)
+        items: list[Item] = []
+        failures = 0
+        for account in accounts:
+            try:
+                items.extend(await self._posts(config, account, api, ctx))
+            except SourceError as exc:
+                failures += 1
+                ctx.warn(f"{account.handle}: {exc.message}")
+        if accounts and failures == len(accounts):
+            raise SourceError(ctx.source_id, "no Bluesky account could be read")
+        return items
+
+    async def _accounts(
+        self, config: BlueskySource, api: Xrpc, ctx: SourceContext
+    ) -> list[Account]:
+        dids = _dids(ctx)
+        accounts = [
+            Account(dids.get(a.handle, a.handle), a.handle, _origin(a.origin, a.handle))
+            for a in config.accounts
+        ]
+        if config.list_uri:
+            accounts.extend(await self._list_members(config, api, ctx))
+        return accounts
+
+    async def _list_members(
+        self, config: BlueskySource, api: Xrpc, ctx: SourceContext
+    ) -> list[Account]:
+        assert config.list_uri is not None
+        uri = await _at_uri(config.list_uri, api)
+        if "/app.bsky.graph.starterpack/" in uri:
+            pack = await api.get("app.bsky.graph.getStarterPack", starterPack=uri)
+            uri = str(pack.get("starterPack", {}).get("list", {}).get("uri", ""))
+            if not uri:
+                raise SourceError(ctx.source_id, f"starter pack {config.list_uri} has no list")
+        members: list[Account] = []
+        cursor: str | None = None
+        for _page in range(MAX_PAGES):
+            page = await api.get("app.bsky.graph.getList", list=uri, limit=PAGE_SIZE, cursor=cursor)
+            for entry in page.get("items", []):
+                subject = entry.get("subject") or {}
+                did, handle = subject.get("did"), subject.get("handle")
+                if isinstance(did, str) and isinstance(handle, str):
+                    name = str(subject.get("displayName") or handle)
+                    origin = _origin(config.origin, name)
+                    members.append(
+                        Account(did, handle, Origin(name, origin.kind, origin.state, origin.url))
+                    )
+            cursor = page.get("cursor")
+            if not cursor:
+                break
+        return members
+
+    async def _posts(
+        self, config: BlueskySource, account: Account, api: Xrpc, ctx: SourceContext
+    ) -> list[Item]:
+        items: list[Item] = []
+        cursor: str | None = None
+        for _page in range(MAX_PAGES):
+            page = await api.get(
+                "app.bsky.feed.getAuthorFeed",
+                actor=account.actor,
+                filter="posts_no_replies",
+                limit=min(PAGE_SIZE, config.max_posts),
+                cursor=cursor,
+            )
+            reached_start = False
+            for entry in page.get("feed", []):
+                if entry.get("reason"):
+                    continue  # a repost or a pinned post: not this account's news now
+                item = to_item(entry.get("post") or {}, account, config, ctx)
+                if item is None:
+                    continue
+                if item.published_at < ctx.since:
+                    reached_start = True
+                    continue
+                items.append(item)
+            cursor = page.get("cursor")
+            if reached_start or not cursor or len(items) >= config.max_posts:
+                break
+        return items[: config.max_posts]
+
+
+class Xrpc:
+    """GET queries against an AppView through the guarded, size-capped client."""
+
+    def __init__(self, service: str, ctx: SourceContext) -> None:
+        self.base = service.rstrip("/")
+        self.ctx = ctx
+
+    async def get(self, method: str, **params: Any) -> dict[str, Any]:
+        query = {k: v for k, v in params.items() if v is not None}
+        url = str(httpx.URL(f"{self.base}/xrpc/{method}", params=query))
+        try:
+            result = await fetch(
+                self.ctx.client, url, max_bytes=self.ctx.settings.network.max_bytes
+            )
+        except FetchError as exc:
+            raise SourceError(self.ctx.source_id, str(exc)) from None
+        if result.status == 429:
+            reset = result.headers.get("ratelimit-reset", "?")
+            raise SourceError(self.ctx.source_id, f"{method}: rate limited until {reset}")
+        if not result.ok:
+            raise SourceError(
+                self.ctx.source_id, f"{method}: HTTP {result.status} {_error_text(result.content)}"
+            )
+        try:
+            data = httpx.Response(200, content=result.content).json()
+        except ValueError:
+            raise SourceError(self.ctx.source_id, f"{method}: the answer is not JSON") from None
+        if not isinstance(data, dict):
+            raise SourceError(self.ctx.source_id, f"{method}: unexpected answer")
+        return data
+
+
+def _error_text(content: bytes) -> str:
+    return content[:200].decode("utf-8", "replace")
+
+
+def _dids(ctx: SourceContext) -> dict[str, str]:
+    cursor = ctx.state.setdefault("cursor", {})
+    if not isinstance(cursor, dict):
+        cursor = ctx.state["cursor"] = {}
+    dids = cursor.setdefault("dids", {})
+    return dids if isinstance(dids, dict) else {}
+
+
+async def _at_uri(value: str, api: Xrpc) -> str:
+    """A list or starter pack given as at:// URI or bsky.app URL → at:// URI with a DID."""
+    for pattern, collection in (
+        (LIST_URL, "app.bsky.graph.list"),
+        (PACK_URL, "app.bsky.graph.starterpack"),
+    ):
+        match = pattern.match(value)
+        if match:
+            actor, rkey = match.groups()
+            if not actor.startswith("did:"):
+                found = await api.get("com.atproto.identity.resolveHandle", handle=actor)
+                actor = str(found.get("did", actor))
+            return f"at://{actor}/{collection}/{rkey}"
+    return value
+
+
+def to_item(
+    post: dict[str, Any], account: Account, config: BlueskySource, ctx: SourceContext
+) -> Item | None:
+    """One post view → an Item, or None (with a warning) when it is not a post we know."""
+    record = post.get("record") or {}
+    uri = post.get("uri")
+    if record.get("$type") != POST_TYPE or not isinstance(uri, str):
+        ctx.warn(f"{account.handle}: skipped a record of unknown type {record.get('$type')!r}")
+        return None
+    author = post.get("author") or {}
+    did = str(author.get("did") or "")
+    handle = str(author.get("handle") or account.handle)
+    if did:
+        _dids(ctx)[account.handle] = did
+    text = str(record.get("text") or "")
+    rkey = uri.rsplit("/", 1)[-1]
+    post_url = f"https://bsky.app/profile/{handle}/post/{rkey}"
+    name = str(author.get("displayName") or handle)
+    media, links = _embed(post.get("embed"), account, ctx)
+    return Item(
+        source_id=ctx.source_id,
+        guid=uri,
+        url=post_url,
+        title=short_title(text) or f"Post by {name}",
+        origin=account.origin,
+        published_at=_published(record, post, ctx.now),
+        summary=sanitize_html(text_html(text, record.get("facets")) + links),
+        author=name,
+        tags=config.tags,
+        media=media,
+        post=SocialPost(
+            "bluesky", post_url, handle, name, did or None, _https(author.get("avatar")), text
+        ),
+    )
+
+
+def _published(record: dict[str, Any], post: dict[str, Any], now: datetime) -> datetime:
+    created = _parse_time(record.get("createdAt")) or _parse_time(post.get("indexedAt"))
+    if created is None or created > now:  # a clock set wrong must not pin a post on top
+        created = _parse_time(post.get("indexedAt")) or now
+    return min(created, now)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _https(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.startswith("https://") else None
+
+
+def _embed(embed: Any, account: Account, ctx: SourceContext) -> tuple[tuple[Media, ...], str]:
+    """Images (with alt text) and a link card from a post's embed view."""
+    if not isinstance(embed, dict):
+        return (), ""
+    kind = embed.get("$type")
+    if kind == "app.bsky.embed.images#view":
+        return tuple(
+            Media(url, str(image.get("alt") or ""))
+            for image in embed.get("images", [])
+            if (url := _https(image.get("fullsize")) or _https(image.get("thumb")))
+        ), ""
+    if kind == "app.bsky.embed.video#view":
+        thumb = _https(embed.get("thumbnail"))
+        return ((Media(thumb, str(embed.get("alt") or "")),) if thumb else ()), ""
+    if kind == "app.bsky.embed.external#view":
+        external = embed.get("external") or {}
+        link = external.get("uri")
+        if isinstance(link, str) and link.startswith(("https://", "http://")):
+            title = html.escape(str(external.get("title") or link))
+            return (), f'<p><a href="{html.escape(link)}">{title}</a></p>'
+        return (), ""
+    if kind == "app.bsky.embed.recordWithMedia#view":
+        return _embed(embed.get("media"), account, ctx)
+    if kind in QUOTE_EMBEDS:
+        return (), ""  # a quoted post: the card shows this account's own words only
+    ctx.warn(f"{account.handle}: skipped an embed of unknown type {kind!r}")
+    return (), ""
+
+
+def short_title(text: str) -> str:
+    """A short plain-text start of the post, cut at a word boundary."""
+    first = " ".join(text.split())
+    if len(first) <= TITLE_MAX:
+        return first
+    cut = first[: TITLE_MAX - 1].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def text_html(text: str, facets: Any) -> str:
+    """Post text → escaped HTML paragraphs, links from the post's own facets."""
+    data = text.encode("utf-8")
+    out: list[str] = []
+    last = 0
+    for start, end, href in _links(facets, len(data)):
+        if start < last:
+            continue  # overlapping facets: keep the first
+        try:
+            before = data[last:start].decode("utf-8")
+            label = data[start:end].decode("utf-8")
+        except UnicodeDecodeError:
+            continue  # offsets inside a character: not a facet we can trust
+        out.append(html.escape(before))
+        out.append(f'<a href="{html.escape(href)}">{html.escape(label)}</a>')
+        last = end
+    out.append(html.escape(data[last:].decode("utf-8", "replace")))
+    paragraphs = "".join(out).split("\n\n")
+    return "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs if p.strip())
+
+
+def _links(facets: Any, size: int) -> list[tuple[int, int, str]]:
+    found: list[tuple[int, int, str]] = []
+    for facet in facets if isinstance(facets, list) else []:
+        index = facet.get("index") or {} if isinstance(facet, dict) else {}
+        start, end = index.get("byteStart"), index.get("byteEnd")
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= size):
+            continue
+        for feature in facet.get("features") or []:
+            href = _feature_href(feature)
+            if href:
+                found.append((start, end, href))
+                break
+    return sorted(found)
+
+
+def _feature_href(feature: Any) -> str | None:
+    if not isinstance(feature, dict):
+        return None
+    kind = feature.get("$type")
+    if kind == "app.bsky.richtext.facet#link":
+        uri = feature.get("uri")
+        return uri if isinstance(uri, str) and uri.startswith(("https://", "http://")) else None
+    if kind == "app.bsky.richtext.facet#mention" and isinstance(feature.get("did"), str):
+        return f"https://bsky.app/profile/{quote(feature['did'], safe=':')}"
+    if kind == "app.bsky.richtext.facet#tag" and isinstance(feature.get("tag"), str):
+        return f"https://bsky.app/hashtag/{quote(feature['tag'], safe='')}"
+    return None

@@ -1,0 +1,233 @@
+"""X accounts as a source: opt-in, bounded, and priced before it runs.
+
+Reads each account's timeline from the API v2 user-timeline endpoint (the one tweepy's
+``Client.get_users_tweets`` wraps: ``GET /2/users/:id/tweets`` with ``start_time``,
+``end_time``, retweets and replies excluded) with an app bearer token, through the
+guarded client so it is bounded in time and size like every other fetch. Every post read
+costs money, so nothing is read unless the source says ``enabled: true``; until then the
+collect shows what it would cost.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from digest.config import XSource
+from digest.errors import ConfigError, SourceError
+from digest.models import Item, Media, Origin, SocialPost
+from digest.sanitize import sanitize_html
+from digest.sources.base import SourceContext, register
+from digest.sources.bluesky import short_title
+
+API = "https://api.x.com/2"
+READ_COST = 0.005  # dollars per post read (pay-per-use, 2026)
+MAX_PAGES = 5
+
+
+def estimated_reads(config: XSource) -> int:
+    return len(config.accounts) * config.max_posts
+
+
+def estimated_cost(config: XSource) -> float:
+    """Upper bound in dollars for one collect of this source (posts read × price)."""
+    return estimated_reads(config) * READ_COST
+
+
+def cost_note(config: XSource) -> str:
+    return (
+        f"reads up to {estimated_reads(config)} posts "
+        f"({len(config.accounts)} accounts × {config.max_posts}), "
+        f"about ${estimated_cost(config):.2f} per collect at ${READ_COST} a post"
+    )
+
+
+@register("x")
+class XReader:
+    async def read(self, config: XSource, ctx: SourceContext) -> list[Item]:
+        if not config.enabled:
+            ctx.warn(f"X collection is off (set enabled: true to opt in); it {cost_note(config)}")
+            return []
+        try:
+            token = config.bearer_token.resolve()
+        except ConfigError as exc:
+            raise SourceError(ctx.source_id, "; ".join(exc.problems)) from None
+        api = XApi(ctx, token)
+        items: list[Item] = []
+        for account in config.accounts:
+            try:
+                items.extend(await self._account(config, account.handle, account.origin, api, ctx))
+            except SourceError as exc:
+                ctx.warn(f"@{account.handle}: {exc.message}")
+        return items
+
+    async def _account(
+        self, config: XSource, handle: str, origin_config: Any, api: XApi, ctx: SourceContext
+    ) -> list[Item]:
+        user_id = await self._user_id(handle, api, ctx)
+        origin = Origin(
+            origin_config.name, origin_config.kind, origin_config.state, origin_config.url
+        )
+        items: list[Item] = []
+        token: str | None = None
+        for _page in range(MAX_PAGES):
+            page = await api.get(
+                f"/users/{user_id}/tweets",
+                start_time=_iso(ctx.since),
+                end_time=_iso(ctx.now),
+                max_results=max(5, min(100, config.max_posts - len(items))),
+                exclude="retweets,replies",
+                pagination_token=token,
+                expansions="attachments.media_keys,author_id",
+                **{
+                    "tweet.fields": "created_at,entities,attachments,author_id",
+                    "media.fields": "url,preview_image_url,alt_text,type",
+                    "user.fields": "name,username,profile_image_url",
+                },
+            )
+            items.extend(page_items(page, handle, origin, config, ctx))
+            token = (page.get("meta") or {}).get("next_token")
+            if not token or len(items) >= config.max_posts:
+                break
+        return items[: config.max_posts]
+
+    async def _user_id(self, handle: str, api: XApi, ctx: SourceContext) -> str:
+        cursor = ctx.state.setdefault("cursor", {})
+        ids = cursor.setdefault("user_ids", {})
+        if handle in ids:
+            return str(ids[handle])
+        found = await api.get(f"/users/by/username/{handle.lstrip('@')}")
+        user_id = (found.get("data") or {}).get("id")
+        if not user_id:
+            raise SourceError(ctx.source_id, f"no X user @{handle}")
+        ids[handle] = str(user_id)
+        return str(user_id)
+
+
+class XApi:
+    def __init__(self, ctx: SourceContext, token: str) -> None:
+        self.ctx = ctx
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def get(self, path: str, **params: Any) -> dict[str, Any]:
+        query = {k: v for k, v in params.items() if v is not None}
+        cap = self.ctx.settings.network.max_bytes
+        try:
+            async with self.ctx.client.stream(
+                "GET", f"{API}{path}", params=query, headers=self.headers
+            ) as response:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body.extend(chunk)
+                    if len(body) > cap:
+                        raise SourceError(self.ctx.source_id, f"{path}: answer over {cap} bytes")
+        except httpx.HTTPError as exc:
+            raise SourceError(self.ctx.source_id, f"{path}: {type(exc).__name__}") from None
+        if response.status_code == 429:
+            reset = response.headers.get("x-rate-limit-reset", "?")
+            raise SourceError(self.ctx.source_id, f"rate limited until {reset} (Unix time)")
+        if response.status_code != 200:
+            raise SourceError(self.ctx.source_id, f"{path}: HTTP {response.status_code}")
+        data = httpx.Response(200, content=bytes(body)).json()
+        if not isinstance(data, dict):
+            raise SourceError(self.ctx.source_id, f"{path}: unexpected answer")
+        return data
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def page_items(
+    page: dict[str, Any], handle: str, origin: Origin, config: XSource, ctx: SourceContext
+) -> list[Item]:
+    includes = page.get("includes") or {}
+    media = {m.get("media_key"): m for m in includes.get("media", []) if isinstance(m, dict)}
+    users = {u.get("id"): u for u in includes.get("users", []) if isinstance(u, dict)}
+    items = []
+    for tweet in page.get("data") or []:
+        if not isinstance(tweet, dict) or "id" not in tweet or "text" not in tweet:
+            ctx.warn(f"@{handle}: skipped a post in an unknown shape")
+            continue
+        author = users.get(tweet.get("author_id"), {})
+        items.append(_item(tweet, author, media, handle, origin, config, ctx))
+    return items
+
+
+def _item(
+    tweet: dict[str, Any],
+    author: dict[str, Any],
+    media: dict[Any, dict[str, Any]],
+    handle: str,
+    origin: Origin,
+    config: XSource,
+    ctx: SourceContext,
+) -> Item:
+    username = str(author.get("username") or handle.lstrip("@"))
+    name = str(author.get("name") or username)
+    tweet_id = str(tweet["id"])
+    url = f"https://x.com/{username}/status/{tweet_id}"
+    text, summary = _text_and_html(tweet)
+    created = _time(tweet.get("created_at")) or ctx.now
+    avatar = author.get("profile_image_url")
+    return Item(
+        source_id=ctx.source_id,
+        guid=tweet_id,
+        url=url,
+        title=short_title(text) or f"Post by {name}",
+        origin=origin,
+        published_at=min(created, ctx.now),
+        summary=sanitize_html(summary),
+        author=name,
+        tags=config.tags,
+        media=_media(tweet, media),
+        post=SocialPost(
+            "x",
+            url,
+            username,
+            name,
+            None,
+            avatar if isinstance(avatar, str) and avatar.startswith("https://") else None,
+            text,
+        ),
+    )
+
+
+def _text_and_html(tweet: dict[str, Any]) -> tuple[str, str]:
+    """Plain text with t.co links expanded, and HTML with those links clickable."""
+    text = str(tweet["text"])
+    plain, marked = text, html.escape(text)
+    for entity in (tweet.get("entities") or {}).get("urls", []):
+        short, expanded = entity.get("url"), entity.get("expanded_url")
+        if not (isinstance(short, str) and isinstance(expanded, str)):
+            continue
+        if not expanded.startswith(("https://", "http://")):
+            continue
+        shown = str(entity.get("display_url") or expanded)
+        plain = plain.replace(short, expanded)
+        anchor = f'<a href="{html.escape(expanded)}">{html.escape(shown)}</a>'
+        marked = marked.replace(html.escape(short), anchor)
+    paragraphs = [p for p in marked.split("\n\n") if p.strip()]
+    return plain, "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs)
+
+
+def _media(tweet: dict[str, Any], media: dict[Any, dict[str, Any]]) -> tuple[Media, ...]:
+    found = []
+    for key in (tweet.get("attachments") or {}).get("media_keys", []):
+        entry = media.get(key) or {}
+        url = entry.get("url") or entry.get("preview_image_url")
+        if isinstance(url, str) and url.startswith("https://"):
+            found.append(Media(url, str(entry.get("alt_text") or "")))
+    return tuple(found)
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
