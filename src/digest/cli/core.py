@@ -173,12 +173,24 @@ def preview(
         console.print(f"  {folder / name}")
 
 
+def warn_if_demo_key(settings: Settings) -> None:
+    key = settings.signing_key
+    if key is None or not key.is_set():
+        name = key.var if key is not None else "signing_key"
+        console.print(
+            f"[yellow]warning:[/] {name} is not set: links are signed with a demo key. "
+            "Set it before sending to real subscribers.",
+            highlight=False,
+        )
+
+
 def run_all(
     settings: Settings, names: list[str], now: datetime, store: Store, collect_first: bool
 ) -> list[RunReport]:
     """Collect once, then run each newsletter for its current period."""
     from digest.pipeline import collect_stage, run_newsletter
 
+    warn_if_demo_key(settings)
     reports = []
     if collect_first:
         collect_report = RunReport(newsletter="collect")
