@@ -84,7 +84,9 @@ def grouped(template: str, title: str, intro: str, groups: list[Group]) -> Secti
 
 
 def in_the_states() -> Section:
-    lakeland = Origin("Lakeland State AFL-CIO", "state_federation", "LK", "https://lakeland.example.org")
+    lakeland = Origin(
+        "Lakeland State AFL-CIO", "state_federation", "LK", "https://lakeland.example.org"
+    )
     prairie = Origin("Prairie State Labor Federation", "state_federation", "PR")
     return grouped(
         "in_the_states",
@@ -106,8 +108,12 @@ def in_the_states() -> Section:
                             "every member who testified! https://lakeland.example.org/paid-leave",
                             "3kx1",
                         ),
-                        media=(Media("https://cdn.example.net/img/hearing.jpg",
-                                     "Union members in red shirts fill a hearing room"),),
+                        media=(
+                            Media(
+                                "https://cdn.example.net/img/hearing.jpg",
+                                "Union members in red shirts fill a hearing room",
+                            ),
+                        ),
                     )
                 ],
                 "https://lakeland.example.org",
@@ -199,8 +205,10 @@ def worker_wins() -> Section:
                 Origin("Cultural Workers Union Local 12", "affiliate"),
                 summary="<p>Security officers at the Riverside Museum of Art secured raises "
                 "of 18% over three years and guaranteed breaks.</p>",
-                extra={"quote": "We guard priceless art; now our time is valued too.",
-                       "quote_by": "Dana Ortiz, museum security officer"},
+                extra={
+                    "quote": "We guard priceless art; now our time is valued too.",
+                    "quote_by": "Dana Ortiz, museum security officer",
+                },
             ),
             item(
                 "Warehouse workers win heat protections",
@@ -228,8 +236,12 @@ def spotlight() -> Section:
                 body="<p>Thirty volunteers from the local spent Saturday and Sunday replacing "
                 "rusted equipment at Elm Street Park.</p><p>Apprentices worked next to "
                 "retirees, and the neighborhood brought lunch.</p>",
-                media=(Media("https://cdn.example.net/img/playground.jpg",
-                              "Ironworkers lift a new slide into place"),),
+                media=(
+                    Media(
+                        "https://cdn.example.net/img/playground.jpg",
+                        "Ironworkers lift a new slide into place",
+                    ),
+                ),
             )
         ],
     )
@@ -271,18 +283,32 @@ def political_action() -> Section:
                 {
                     "state": "Lakeland",
                     "entries": [
-                        {"office": "Governor", "candidate": "Maria Reyes", "party": "D",
-                         "url": "https://lakeland.example.org/endorse/reyes"},
-                        {"office": "State Senate, District 9", "candidate": "Tom Akers",
-                         "party": None, "url": None},
+                        {
+                            "office": "Governor",
+                            "candidate": "Maria Reyes",
+                            "party": "D",
+                            "url": "https://lakeland.example.org/endorse/reyes",
+                        },
+                        {
+                            "office": "State Senate, District 9",
+                            "candidate": "Tom Akers",
+                            "party": None,
+                            "url": None,
+                        },
                     ],
                 },
-                {"state": "Prairie", "entries": [{"office": "Mayor of Eastfield",
-                                                  "candidate": "June Park"}]},
+                {
+                    "state": "Prairie",
+                    "entries": [{"office": "Mayor of Eastfield", "candidate": "June Park"}],
+                },
             ],
             "deadlines": [
-                {"state": "Lakeland", "label": "Register online", "date": "2026-12-04",
-                 "url": "https://vote.lakeland.example.gov"},
+                {
+                    "state": "Lakeland",
+                    "label": "Register online",
+                    "date": "2026-12-04",
+                    "url": "https://vote.lakeland.example.gov",
+                },
                 {"state": "Prairie", "label": "Mail-in registration", "date": "2026-12-11"},
             ],
             "campaign": {

@@ -11,14 +11,19 @@ from digest.render import placeholders
 
 # Gmail clips messages over ~102 KB; fail well before that.
 MAX_HTML_BYTES = 100 * 1024
+# Never in an email: mail clients block them and they are what an injection looks like.
+ACTIVE_TAGS = {"script", "iframe", "object", "embed", "form"}
 
 
 class _Scan(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.images_without_alt: list[str] = []
+        self.active_tags: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ACTIVE_TAGS:
+            self.active_tags.append(tag)
         if tag == "img" and "alt" not in dict(attrs):
             self.images_without_alt.append(dict(attrs).get("src") or "(no src)")
 
@@ -43,6 +48,7 @@ def check_email(html: str, text: str, postal_address: str) -> None:
     scan.feed(html)
     scan.close()
     problems.extend(f"image without alt text: {src}" for src in scan.images_without_alt)
+    problems.extend(f"<{tag}> element in the email" for tag in sorted(set(scan.active_tags)))
     for part, body in (("HTML", html), ("text", text)):
         if postal_address not in body and str(escape(postal_address)) not in body:
             problems.append(f"{part} part lacks the postal address")
@@ -51,4 +57,3 @@ def check_email(html: str, text: str, postal_address: str) -> None:
             problems.append(f"{part} part lacks the unsubscribe link")
     if problems:
         raise RenderCheckError("rendered email failed checks:\n- " + "\n- ".join(problems))
-

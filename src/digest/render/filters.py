@@ -79,9 +79,7 @@ def wrap(value: str | None, width: int = 72, prefix: str = "") -> str:
     paragraphs = str(value or "").split("\n\n")
     blank = prefix.rstrip()
     wrapped = (
-        textwrap.fill(
-            " ".join(p.split()), width, initial_indent=prefix, subsequent_indent=prefix
-        )
+        textwrap.fill(" ".join(p.split()), width, initial_indent=prefix, subsequent_indent=prefix)
         for p in paragraphs
         if p.strip()
     )
@@ -98,18 +96,20 @@ def local_date(
     """
     if value is None or value == "":
         return ""
+    local: date
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            local = datetime.fromisoformat(value)
         except ValueError:
             return value
-    local = value
-    if isinstance(value, datetime) and value.tzinfo:
-        local = value.astimezone(ZoneInfo(context.get("timezone") or "UTC"))
+    else:
+        local = value
+    if isinstance(local, datetime) and local.tzinfo:
+        local = local.astimezone(ZoneInfo(context.get("timezone") or "UTC"))
     if style == "short":
         return f"{local:%b} {local.day}"
     if style == "iso":
-        return local.date().isoformat()
+        return f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
     return f"{local:%B} {local.day}, {local.year}"
 
 

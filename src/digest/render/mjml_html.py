@@ -22,9 +22,14 @@ BYTE_SPAN = re.compile(r"position (\d+):(\d+)")
 
 
 def split_inline_css(source: str) -> tuple[str, str]:
-    """(MJML without the inline mj-style blocks, their CSS joined)."""
+    """(MJML without the inline mj-style blocks, their CSS joined).
+
+    Each block is replaced by as many line breaks as it spanned, so MRML's error
+    positions still point at the right line of the generated MJML.
+    """
     css = "\n".join(match.group(1) for match in INLINE_STYLE.finditer(source))
-    return INLINE_STYLE.sub("", source), css
+    body = INLINE_STYLE.sub(lambda match: "\n" * match.group(0).count("\n"), source)
+    return body, css
 
 
 def compile_mjml(source: str, template: str) -> str:
@@ -32,11 +37,22 @@ def compile_mjml(source: str, template: str) -> str:
     try:
         html: str = mjml.mjml2html(source, disable_comments=True, fonts={})
     except ValueError as exc:
-        line = error_line(source, str(exc))
-        where = f"line {line} of the MJML it produced" if line else "the MJML it produced"
-        excerpt = _line_text(source, line) if line else ""
-        raise TemplateError(f"{template}: invalid MJML at {where}: {exc}{excerpt}") from exc
+        raise TemplateError(describe_error(source, template, str(exc))) from exc
     return html
+
+
+def describe_error(source: str, template: str, message: str) -> str:
+    """Name the line MRML stopped at and, when different, the first tag out of place."""
+    reported = _reported_line(source, message)
+    suspect = _unbalanced_tag_line(source)
+    line = reported or suspect
+    if line is None:
+        return f"{template}: invalid MJML in the MJML it produced: {message}"
+    text = f"{template}: invalid MJML at line {line} of the MJML it produced: {message}"
+    text += _line_text(source, line)
+    if suspect is not None and suspect != line:
+        text += f"\n  probably caused by line {suspect}:" + _line_text(source, suspect)[1:]
+    return text
 
 
 def inline_css(html: str, css: str) -> str:
@@ -53,13 +69,12 @@ def inline_css(html: str, css: str) -> str:
     return result
 
 
-def error_line(source: str, message: str) -> int | None:
-    """1-based line of an MRML error: from its byte span, else the first unbalanced tag."""
+def _reported_line(source: str, message: str) -> int | None:
+    """1-based line of MRML's byte span, if the message has one."""
     match = BYTE_SPAN.search(message)
-    if match:
-        offset = int(match.group(1))
-        return source.encode("utf-8")[:offset].count(b"\n") + 1
-    return _unbalanced_tag_line(source)
+    if not match:
+        return None
+    return source.encode("utf-8")[: int(match.group(1))].count(b"\n") + 1
 
 
 def _line_text(source: str, line: int) -> str:
@@ -70,8 +85,29 @@ def _line_text(source: str, line: int) -> str:
     return f"\n  {line}: {text[:200]}"
 
 
+VOID_TAGS = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
+
+
 class _Balance(HTMLParser):
-    """Finds the first MJML tag closed out of order, or left open."""
+    """Finds the first closing tag with nothing to close, or an MJML tag left open.
+
+    HTML inside mj-text may leave <p> or <li> open (the HTML parser closes them), so a
+    closing tag further out closes them silently; MJML tags must nest exactly.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -79,28 +115,33 @@ class _Balance(HTMLParser):
         self.bad_line: int | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag.startswith("mj") and self.bad_line is None:
+        if tag not in VOID_TAGS and self.bad_line is None:
             self.stack.append((tag, self.getpos()[0]))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         pass  # self-closing: nothing to balance
 
     def handle_endtag(self, tag: str) -> None:
-        if not tag.startswith("mj") or self.bad_line is not None:
+        if self.bad_line is not None or tag in VOID_TAGS:
             return
-        if self.stack and self.stack[-1][0] == tag:
-            self.stack.pop()
-        else:
+        names = [name for name, _ in self.stack]
+        if tag not in names:
             self.bad_line = self.getpos()[0]
+            return
+        while self.stack:
+            name, _ = self.stack.pop()
+            if name == tag:
+                return
+            if name.startswith("mj"):
+                self.bad_line = self.getpos()[0]
+                return
 
 
 def _unbalanced_tag_line(source: str) -> int | None:
     checker = _Balance()
-    try:
-        checker.feed(source)
-        checker.close()
-    except Exception:  # the stdlib parser is lenient; never let the fallback hide the error
-        return None
+    checker.feed(source)
+    checker.close()
     if checker.bad_line is not None:
         return checker.bad_line
-    return checker.stack[-1][1] if checker.stack else None
+    open_mjml = [line for name, line in checker.stack if name.startswith("mj")]
+    return open_mjml[-1] if open_mjml else None
