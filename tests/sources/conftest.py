@@ -28,6 +28,11 @@ class Route:
     stream_bytes: int = 0  # send this many bytes in chunks, without a Content-Length
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many sources connect at once
+    daemon_threads = True
+
+
 @dataclass
 class Hit:
     path: str
@@ -49,8 +54,7 @@ class LocalServer:
             def do_GET(self) -> None:
                 server.handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -95,6 +99,11 @@ class LocalServer:
             self.streamed += len(chunk)
         request.close_connection = True
 
+    def add(self, path: str, body: bytes = b"", **options: Any) -> Route:
+        route = Route(body, **options)
+        self.routes[path] = route
+        return route
+
     def serve(
         self, path: str, file: Path, content_type: str = "application/rss+xml", etag: str = ""
     ) -> Route:
@@ -120,7 +129,7 @@ def local_settings(make_settings: Callable[..., Settings]) -> Callable[..., Sett
     """Settings with the given sources, allowed to fetch from 127.0.0.1, short timeouts."""
 
     def build(sources: dict[str, Any], **network: Any) -> Settings:
-        net = {"allow_private": True, "timeout": 1.0, **network}
+        net = {"allow_private": True, "timeout": 5.0, **network}
         return make_settings(sources=sources, network=net)
 
     return build

@@ -56,16 +56,20 @@ def parse_xml_feed(result: FetchResult, config: FeedSource, ctx: SourceContext) 
     headers = {"content-location": result.url}
     if "content-type" in result.headers:
         headers["content-type"] = result.headers["content-type"]
+    if b"<!ENTITY" in result.content[:65536]:
+        # feedparser only turns off external entities; internal ones can explode.
+        raise SourceError(
+            ctx.source_id, f"refused {result.url}: the feed declares XML entities (<!ENTITY>)"
+        )
     # Bytes, never str: feedparser.parse(str) may treat the string as a path or URL.
     parsed = feedparser.parse(result.content, response_headers=headers)
-    if not parsed.entries and (parsed.bozo or not parsed.version):
-        problem = parsed.get("bozo_exception") or "no RSS or Atom feed found"
-        raise SourceError(ctx.source_id, f"not a readable feed ({result.url}): {problem}")
-    items = []
-    for entry in parsed.entries:
-        item = _xml_item(entry, config, ctx)
-        if item is not None:
-            items.append(item)
+    items = [item for entry in parsed.entries if (item := _xml_item(entry, config, ctx))]
+    problem = parsed.get("bozo_exception") if parsed.bozo else None
+    if not items and (problem or not parsed.version):
+        reason = problem or "no RSS or Atom feed found"
+        raise SourceError(ctx.source_id, f"not a readable feed ({result.url}): {reason}")
+    if problem:
+        ctx.warn(f"{result.url} is not well-formed ({problem}); read what could be parsed")
     return items
 
 
