@@ -6,12 +6,14 @@ from each subscription's status (pending, confirmed, unsubscribed), as in listmo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
 from email.utils import parseaddr
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -155,3 +157,203 @@ def confirmed_audience(session: Session, list_name: str, now: datetime) -> Itera
     )
     for row in session.execute(query).yield_per(5000):
         yield Recipient(row.id, row.email, row.name)
+
+
+# --- CSV import and export ----------------------------------------------------------
+
+EMAIL_COLUMNS = ("email", "e-mail", "email address", "email_address", "mail")
+NAME_COLUMNS = ("name", "full name", "full_name")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class ImportResult:
+    """What an import did; every input row lands in exactly one bucket."""
+
+    added: int = 0
+    updated: int = 0
+    duplicates: int = 0  # the same normalized address earlier in the file
+    suppressed: list[tuple[int, str]] = field(default_factory=list)  # (line, address)
+    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line, problem)
+
+    @property
+    def rows(self) -> int:
+        return (
+            self.added + self.updated + self.duplicates + len(self.suppressed) + len(self.invalid)
+        )
+
+
+def _pick(
+    header: list[str], wanted: str | None, defaults: tuple[str, ...], what: str
+) -> int | None:
+    lowered = [h.strip().lower() for h in header]
+    if wanted is not None:
+        if wanted.strip().lower() not in lowered:
+            raise DigestError(f"CSV has no column '{wanted}' for {what} (columns: {header})")
+        return lowered.index(wanted.strip().lower())
+    for name in defaults:
+        if name in lowered:
+            return lowered.index(name)
+    return None
+
+
+def import_csv(
+    session: Session,
+    lines: Iterable[str],
+    list_name: str,
+    now: datetime,
+    *,
+    email_column: str | None = None,
+    name_column: str | None = None,
+    attribute_columns: dict[str, str] | None = None,
+    status: str = "confirmed",
+) -> ImportResult:
+    """Import subscribers from CSV text; bad rows are reported by line and skipped.
+
+    ``attribute_columns`` maps CSV column → attribute name; without it every other
+    column becomes an attribute under its own (lower-cased) name.
+    """
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DigestError("the CSV file is empty") from None
+    email_at = _pick(header, email_column, EMAIL_COLUMNS, "the email address")
+    if email_at is None:
+        raise DigestError(f"CSV has no email column (columns: {header}); name it with --email")
+    name_at = _pick(header, name_column, NAME_COLUMNS, "the name")
+    attrs = _attribute_map(header, attribute_columns, {email_at, name_at})
+    result = ImportResult()
+    seen: set[str] = set()
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        _import_row(
+            session, row, line, list_name, now, status, (email_at, name_at, attrs), seen, result
+        )
+    return result
+
+
+def _attribute_map(
+    header: list[str], mapping: dict[str, str] | None, used: set[int | None]
+) -> dict[int, str]:
+    lowered = [h.strip().lower() for h in header]
+    if mapping is None:
+        return {i: lowered[i] for i in range(len(header)) if i not in used and lowered[i]}
+    out: dict[int, str] = {}
+    for column, attribute in mapping.items():
+        if column.strip().lower() not in lowered:
+            raise DigestError(f"CSV has no column '{column}' (columns: {header})")
+        out[lowered.index(column.strip().lower())] = attribute
+    return out
+
+
+def _import_row(
+    session: Session,
+    row: list[str],
+    line: int,
+    list_name: str,
+    now: datetime,
+    status: str,
+    columns: tuple[int, int | None, dict[int, str]],
+    seen: set[str],
+    result: ImportResult,
+) -> None:
+    email_at, name_at, attrs = columns
+    raw = row[email_at] if email_at < len(row) else ""
+    try:
+        address = normalize_email(raw)
+    except InvalidAddress as exc:
+        result.invalid.append((line, str(exc)))
+        return
+    if address in seen:
+        result.duplicates += 1
+        return
+    seen.add(address)
+    name = row[name_at].strip() if name_at is not None and name_at < len(row) else None
+    if name and any(ch in name for ch in "\r\n\0"):
+        result.invalid.append((line, "the name holds a line break"))
+        return
+    if is_suppressed(session, address):
+        result.suppressed.append((line, address))
+        return
+    exists = session.scalars(select(SubscriberRow.id).where(SubscriberRow.email == address)).first()
+    attributes = {key: row[i].strip() for i, key in attrs.items() if i < len(row) and row[i]}
+    add_subscriber(
+        session,
+        address,
+        now,
+        name=name or None,
+        lists=(list_name,),
+        status=status,
+        attributes=attributes,
+    )
+    if exists is None:
+        result.added += 1
+    else:
+        result.updated += 1
+
+
+def neutralize_formula(value: str) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas: prefix a quote (OWASP)."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def export_csv(session: Session, out: TextIO, list_name: str | None = None) -> int:
+    """Write subscribers (of one list, or all) as CSV; returns the number of rows."""
+    query = select(SubscriberRow).order_by(SubscriberRow.id)
+    if list_name is not None:
+        query = query.join(
+            SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id
+        ).where(SubscriptionRow.list_name == list_name)
+    writer = csv.writer(out)
+    writer.writerow(["email", "name", "status", "lists", "attributes", "created_at"])
+    count = 0
+    for row in session.scalars(query).yield_per(2000):
+        subs = session.scalars(
+            select(SubscriptionRow).where(SubscriptionRow.subscriber_id == row.id)
+        ).all()
+        lists = ";".join(f"{s.list_name}:{s.status}" for s in subs)
+        cells = [
+            row.email,
+            row.name or "",
+            row.status,
+            lists,
+            json.dumps(row.attributes, ensure_ascii=False, sort_keys=True),
+            row.created_at.isoformat(),
+        ]
+        writer.writerow([neutralize_formula(c) for c in cells])
+        count += 1
+    return count
+
+
+def remove_subscriber(session: Session, email: str, now: datetime, list_name: str | None) -> bool:
+    """Unsubscribe from one list or all (rows stay: the ledger and consent refer to them)."""
+    address = normalize_email(email)
+    row = session.scalars(select(SubscriberRow).where(SubscriberRow.email == address)).first()
+    if row is None:
+        return False
+    unsubscribe(session, row.id, list_name, now)
+    if list_name is None and row.status == "active":
+        row.status = "unsubscribed"
+        row.updated_at = now
+    return True
+
+
+def list_subscribers(
+    session: Session, list_name: str | None = None, status: str | None = None
+) -> Iterator[tuple[SubscriberRow, str]]:
+    """(subscriber, 'list:status;…') pairs for display."""
+    query = select(SubscriberRow).order_by(SubscriberRow.id)
+    if list_name is not None:
+        query = query.join(
+            SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id
+        ).where(SubscriptionRow.list_name == list_name)
+    if status is not None:
+        query = query.where(SubscriberRow.status == status)
+    for row in session.scalars(query):
+        subs = session.scalars(
+            select(SubscriptionRow).where(SubscriptionRow.subscriber_id == row.id)
+        ).all()
+        yield row, ";".join(f"{s.list_name}:{s.status}" for s in subs)

@@ -22,7 +22,7 @@ from email import policy
 from email.utils import format_datetime, formataddr
 
 from digest.config import Settings
-from digest.delivery.tokens import subscriber_token
+from digest.delivery.tokens import SubscriberTokens
 from digest.errors import DigestError
 from digest.render import placeholders
 from digest.urls import preferences_url, unsubscribe_mailto, unsubscribe_url
@@ -104,7 +104,9 @@ class MessageTemplate:
             raise DigestError(f"edition {edition.id}: the text part is empty")
         self.settings = settings
         self.edition = edition
-        self.secret = settings.signing_secret()
+        secret = settings.signing_secret()
+        self._unsubscribe_token = SubscriberTokens(secret, "unsubscribe")
+        self._preferences_token = SubscriberTokens(secret, "preferences")
         org = settings.organization
         self.domain = org.sender.email.rsplit("@", 1)[-1]
         self.stamp = hashlib.sha256(
@@ -150,8 +152,8 @@ class MessageTemplate:
         if not email.isascii():
             raise DigestError(f"{email}: non-ASCII addresses need SMTPUTF8, not supported")
         list_name = self.edition.list_name
-        unsub_token = subscriber_token(self.secret, "unsubscribe", subscriber_id, list_name)
-        prefs_token = subscriber_token(self.secret, "preferences", subscriber_id, list_name)
+        unsub_token = self._unsubscribe_token(subscriber_id, list_name)
+        prefs_token = self._preferences_token(subscriber_id, list_name)
         unsub = unsubscribe_url(self.settings, unsub_token)
         prefs = preferences_url(self.settings, prefs_token)
         clean_name = header_safe("To", name or "").strip()[:200]

@@ -51,3 +51,15 @@ def read_token(
 def subscriber_token(secret: str, purpose: Purpose, subscriber_id: int, list_name: str) -> str:
     """Token naming one subscriber on one list (unsubscribe, preferences)."""
     return make_token(secret, purpose, {"s": subscriber_id, "l": list_name})
+
+
+class SubscriberTokens:
+    """``subscriber_token`` for many subscribers: the same tokens, serializers built once."""
+
+    def __init__(self, secret: str, purpose: Purpose) -> None:
+        if purpose in ("confirm", "approve"):
+            raise ValueError("timed tokens are made one at a time with make_token")
+        self._serializer = URLSafeSerializer(secret, salt=f"digest.{purpose}")
+
+    def __call__(self, subscriber_id: int, list_name: str) -> str:
+        return str(self._serializer.dumps({"s": subscriber_id, "l": list_name}))

@@ -1,0 +1,186 @@
+"""Read bounces (RFC 3464 DSNs) and complaints (RFC 5965 ARF) and update statuses.
+
+A permanent 5.1.x failure suppresses the address as 'bounced'; a complaint suppresses
+it as 'complained' and ends every subscription at once. Other permanent failures and
+delays are counted but change nothing: one odd reply is no reason to drop a member.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import imaplib
+import mailbox
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.errors import DigestError
+from digest.store.tables import SubscriberRow
+from digest.subscribers import InvalidAddress, normalize_email, suppress, unsubscribe
+
+STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # bounce | complaint | soft | other
+    email: str
+    detail: str
+
+
+@dataclass
+class BounceReport:
+    messages: int = 0
+    bounced: list[str] = field(default_factory=list)
+    complained: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # why a message changed nothing
+
+
+def _address(value: str | None) -> str | None:
+    """'rfc822; user@example.org' → normalized address, or None."""
+    if not value:
+        return None
+    raw = value.split(";", 1)[-1].strip().strip("<>")
+    try:
+        return normalize_email(raw)
+    except InvalidAddress:
+        return None
+
+
+def _report_parts(message: Message, kind: str) -> list[Message]:
+    return [part for part in message.walk() if part.get_content_type() == kind]
+
+
+def parse_report(message: Message) -> list[Finding]:
+    """What a DSN or ARF report says about which addresses."""
+    findings: list[Finding] = []
+    for part in _report_parts(message, "message/delivery-status"):
+        blocks = part.get_payload()
+        for block in blocks[1:] if isinstance(blocks, list) else []:
+            if isinstance(block, Message):
+                findings.extend(_dsn_finding(block))
+    for part in _report_parts(message, "message/feedback-report"):
+        findings.extend(_arf_finding(message, part))
+    return findings
+
+
+def _dsn_finding(block: Message) -> list[Finding]:
+    address = _address(block.get("Final-Recipient")) or _address(block.get("Original-Recipient"))
+    if address is None:
+        return []
+    action = (block.get("Action") or "").strip().lower()
+    status = STATUS.search(block.get("Status") or "")
+    code = status.group(0) if status else ""
+    detail = f"{action} {code} {block.get('Diagnostic-Code', '')}".strip()
+    if action == "failed" and code.startswith("5.1."):
+        return [Finding("bounce", address, detail)]
+    if action in ("delayed", "relayed", "delivered", "expanded") or code.startswith("4."):
+        return [Finding("soft", address, detail)]
+    return [Finding("other", address, detail)]
+
+
+def _arf_finding(message: Message, part: Message) -> list[Finding]:
+    blocks = part.get_payload()
+    first = blocks[0] if isinstance(blocks, list) and blocks else part
+    fields: Message = first if isinstance(first, Message) else part
+    address = _address(fields.get("Original-Rcpt-To"))
+    if address is None:  # fall back to the returned original message's To
+        for original in _report_parts(message, "message/rfc822") + _report_parts(
+            message, "text/rfc822-headers"
+        ):
+            inner = original.get_payload()
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                address = _address(inner[0].get("To"))
+            elif isinstance(inner, str):
+                address = _address(email.message_from_string(inner).get("To"))
+            if address:
+                break
+    if address is None:
+        return []
+    kind = (fields.get("Feedback-Type") or "abuse").strip()
+    return [Finding("complaint", address, f"feedback-type {kind}")]
+
+
+def apply(session: Session, findings: list[Finding], now: datetime, report: BounceReport) -> None:
+    for finding in findings:
+        if finding.kind == "bounce":
+            suppress(session, finding.email, "bounced", now, detail=finding.detail)
+            report.bounced.append(finding.email)
+        elif finding.kind == "complaint":
+            suppress(session, finding.email, "complained", now, detail=finding.detail)
+            row = session.scalars(
+                select(SubscriberRow).where(SubscriberRow.email == finding.email)
+            ).first()
+            if row is not None:
+                unsubscribe(session, row.id, None, now)
+            report.complained.append(finding.email)
+        else:
+            report.ignored.append(f"{finding.email}: {finding.detail}")
+
+
+def process_message(session: Session, raw: bytes, now: datetime, report: BounceReport) -> None:
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    report.messages += 1
+    findings = parse_report(message)
+    if not findings:
+        report.ignored.append(f"'{message.get('Subject', '')}': not a DSN or ARF report")
+    apply(session, findings, now, report)
+
+
+def read_maildir(session: Session, path: Path, now: datetime) -> BounceReport:
+    """Process new messages in a Maildir and move them to cur/ marked seen."""
+    if not (path / "new").is_dir():
+        raise DigestError(f"{path}: not a Maildir (no new/ folder)")
+    box = mailbox.Maildir(path, create=False)
+    report = BounceReport()
+    for key in list(box.keys()):
+        msg = box.get_message(key)
+        if msg.get_subdir() != "new":
+            continue
+        process_message(session, msg.as_bytes(), now, report)
+        msg.set_subdir("cur")
+        msg.add_flag("S")
+        box[key] = msg
+    return report
+
+
+def read_imap(
+    session: Session,
+    host: str,
+    username: str,
+    password: str,
+    now: datetime,
+    *,
+    port: int = 993,
+    folder: str = "INBOX",
+) -> BounceReport:
+    """Process unseen messages in an IMAP folder (TLS) and mark them seen."""
+    report = BounceReport()
+    try:
+        with imaplib.IMAP4_SSL(host, port) as imap:
+            imap.login(username, password)
+            imap.select(folder)
+            for uid, raw in _unseen(imap):
+                process_message(session, raw, now, report)
+                imap.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise DigestError(f"IMAP {host}:{port}: {exc}") from None
+    return report
+
+
+def _unseen(imap: imaplib.IMAP4) -> Iterator[tuple[str, bytes]]:
+    status, data = imap.uid("SEARCH", "UNSEEN")
+    if status != "OK" or not data or not data[0]:
+        return
+    for uid in data[0].split():
+        status, parts = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+        for part in parts or []:
+            if isinstance(part, tuple):
+                yield uid.decode(), part[1]

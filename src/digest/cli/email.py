@@ -1,0 +1,123 @@
+"""`digest send NEWSLETTER [--test ADDR] [--edition ID]` and `digest bounces`."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from sqlalchemy import select
+
+from digest.bounces import BounceReport, read_imap, read_maildir
+from digest.cli.app import app, console, settings_from, user_errors
+from digest.delivery import send_edition, send_test
+from digest.errors import DigestError
+from digest.models import RunReport
+from digest.store import Store, open_store
+from digest.store.tables import EditionRow
+
+
+def _edition_id(store: Store, newsletter: str, edition: int | None) -> int:
+    with store.session() as session:
+        if edition is not None:
+            row = session.get(EditionRow, edition)
+            if row is None or row.newsletter != newsletter:
+                raise DigestError(f"edition {edition} of '{newsletter}' does not exist")
+            return row.id
+        latest = session.scalars(
+            select(EditionRow.id)
+            .where(EditionRow.newsletter == newsletter)
+            .order_by(EditionRow.period_end.desc(), EditionRow.id.desc())
+        ).first()
+    if latest is None:
+        raise DigestError(f"'{newsletter}' has no edition yet; build one first")
+    return latest
+
+
+@app.command("send")
+@user_errors
+def send(
+    ctx: typer.Context,
+    newsletter: str = typer.Argument(..., help="Newsletter id from config.yaml."),
+    test: list[str] = typer.Option([], "--test", help="Send one [TEST] copy here instead."),
+    edition: int = typer.Option(None, "--edition", help="Edition id (default: the latest)."),
+    channel: str = typer.Option(None, "--channel", help="Email channel to use."),
+) -> None:
+    """Send an edition to its subscribers (resumes where a stopped send left off)."""
+    settings = settings_from(ctx)
+    if newsletter not in settings.newsletters:
+        raise DigestError(
+            f"unknown newsletter '{newsletter}' (known: {list(settings.newsletters)})"
+        )
+    store = open_store(settings.store.url)
+    edition_id = _edition_id(store, newsletter, edition)
+    if test:
+        outcome = send_test(settings, store, edition_id, test, channel=channel)
+        for address, reply in outcome.items():
+            console.print(f"test copy of edition {edition_id} to {address}: {reply}", markup=False)
+        if any(not reply.startswith("2") for reply in outcome.values()):
+            raise typer.Exit(1)
+        return
+    report = RunReport(newsletter=newsletter)
+    started = datetime.now(UTC)
+    send_edition(settings, store, edition_id, report, channel=channel)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    console.print(
+        f"edition {edition_id}: {report.recipients} recipients, {report.sent} sent, "
+        f"{report.deferred} deferred, {report.failed} failed, {report.suppressed} suppressed "
+        f"in {seconds:.1f}s"
+    )
+    if report.deferred or any("paused" in w for w in report.warnings):
+        raise typer.Exit(1)
+
+
+@app.command("bounces")
+@user_errors
+def bounces(
+    ctx: typer.Context,
+    maildir: Path = typer.Option(None, "--maildir", help="Maildir holding bounces/complaints."),
+    imap_host: str = typer.Option(None, "--imap", help="IMAP host (TLS, port 993)."),
+    imap_port: int = typer.Option(993, "--imap-port"),
+    imap_folder: str = typer.Option("INBOX", "--imap-folder"),
+    imap_user_env: str = typer.Option(
+        "DIGEST_IMAP_USER", "--imap-user-env", help="Environment variable holding the IMAP user."
+    ),
+    imap_password_env: str = typer.Option(
+        "DIGEST_IMAP_PASSWORD",
+        "--imap-password-env",
+        help="Environment variable holding the password.",
+    ),
+) -> None:
+    """Read DSN bounces and ARF complaints; suppress bounced and complaining addresses."""
+    if (maildir is None) == (imap_host is None):
+        raise DigestError("give exactly one of --maildir PATH or --imap HOST")
+    settings = settings_from(ctx)
+    store = open_store(settings.store.url)
+    now = datetime.now(UTC)
+    with store.session() as session:
+        if maildir is not None:
+            result = read_maildir(session, maildir, now)
+        else:
+            user, password = os.environ.get(imap_user_env), os.environ.get(imap_password_env)
+            if not user or not password:
+                raise DigestError(f"set {imap_user_env} and {imap_password_env} for IMAP")
+            result = read_imap(
+                session, imap_host, user, password, now, port=imap_port, folder=imap_folder
+            )
+    _print_bounces(result)
+
+
+def _print_bounces(result: BounceReport) -> None:
+    console.print(
+        f"{result.messages} messages: {len(result.bounced)} bounced, "
+        f"{len(result.complained)} complaints, {len(result.ignored)} left unchanged"
+    )
+    for address in result.bounced:
+        console.print(f"  bounced (suppressed): {address}", markup=False)
+    for address in result.complained:
+        console.print(f"  complained (suppressed, unsubscribed): {address}", markup=False)
+    for note in result.ignored:
+        console.print(f"  unchanged: {note}", markup=False)
