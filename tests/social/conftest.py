@@ -34,22 +34,37 @@ def bsky_item(n: int, heading: str, handle: str, did: str) -> Item:
         title="Rally at the capitol",
         origin=Origin(heading, "state_federation", "OH"),
         published_at=PERIOD_END,
-        post=SocialPost("bluesky", f"https://bsky.app/profile/{handle}/post/3k{n}", handle,
-                        heading, did, None, "Rally at the capitol today"),
+        post=SocialPost(
+            "bluesky",
+            f"https://bsky.app/profile/{handle}/post/3k{n}",
+            handle,
+            heading,
+            did,
+            None,
+            "Rally at the capitol today",
+        ),
     )
 
 
 def make_edition(headlines: int = 3, edition_id: int | None = None) -> Edition:
     weekly = Section(
-        "weekly_list", "Working People Weekly List", "", "weekly_list",
+        "weekly_list",
+        "Working People Weekly List",
+        "",
+        "weekly_list",
         items=[story(n) for n in range(1, headlines + 1)],
     )
     weekly.items[0].media = (Media("https://img.example.org/photo.jpg", "Nurses on a picket line"),)
     states = Section(
-        "in_the_states", "In the States", "", "in_the_states",
+        "in_the_states",
+        "In the States",
+        "",
+        "in_the_states",
         groups=[
-            Group("Ohio AFL-CIO", [bsky_item(1, "Ohio AFL-CIO", "ohioaflcio.bsky.social",
-                                            "did:plc:ohio123")]),
+            Group(
+                "Ohio AFL-CIO",
+                [bsky_item(1, "Ohio AFL-CIO", "ohioaflcio.bsky.social", "did:plc:ohio123")],
+            ),
             Group("Texas AFL-CIO", [story(99, "Texas workers rally")]),
         ],
     )

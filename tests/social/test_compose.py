@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from tests.social.conftest import make_edition
 
 from digest.models import Facet
 from digest.social import compose
 from digest.social.limits import RULES, byte_len, grapheme_count, x_weight
 from digest.social.text import Span, fit_text, split
-from tests.social.conftest import make_edition
 
-words = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=0, max_size=400
-)
+words = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=0, max_size=400)
 urls = st.builds(
     lambda host, path: f"https://{host}.example.org/{path}",
     st.from_regex(r"[a-z]{1,20}", fullmatch=True),
     st.from_regex(r"[a-z0-9/_-]{0,120}", fullmatch=True),
 )
-pieces = st.lists(st.one_of(words.map(lambda t: ("text", t)), urls.map(lambda u: ("link", u))),
-                  max_size=25)
+pieces = st.lists(
+    st.one_of(words.map(lambda t: ("text", t)), urls.map(lambda u: ("link", u))), max_size=25
+)
 
 
 def _spans(parts: list[tuple[str, str]], facets: bool) -> list[Span]:

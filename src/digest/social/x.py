@@ -34,9 +34,10 @@ X_IMAGE_MAX = 5_000_000
 RECENT_POSTS_CHECKED = 20
 
 # tweepy and oauthlib log request headers (Authorization) at DEBUG: never let them.
+# Set explicitly, so a DEBUG root logger (e.g. --verbose) does not switch them on.
 for _name in ("tweepy", "oauthlib", "requests_oauthlib"):
-    if logging.getLogger(_name).getEffectiveLevel() < logging.INFO:
-        logging.getLogger(_name).setLevel(logging.INFO)
+    _logger = logging.getLogger(_name)
+    _logger.setLevel(max(_logger.level, logging.INFO))
 
 
 def translate(exc: Exception) -> SocialError:
