@@ -9,7 +9,6 @@ a caller whether an address was already known: the web form answers the same eit
 from __future__ import annotations
 
 import hashlib
-import mailbox
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
@@ -21,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest import urls
-from digest.config import MaildirChannel, Settings
+from digest.config import Settings
+from digest.delivery.replies import Reply
 from digest.delivery.tokens import BadToken, make_token, read_token, subscriber_token
 from digest.errors import DigestError
 from digest.store import Store
@@ -42,6 +42,10 @@ PAUSE_CHOICES = {"2w": timedelta(weeks=2), "1m": timedelta(days=30), "3m": timed
 
 class SubscriptionError(DigestError):
     """A sign-up or preferences change that cannot be done (unknown newsletter, bad link)."""
+
+
+class MailNotSent(DigestError):
+    """The email channel did not accept a system message (confirmation)."""
 
 
 @dataclass(frozen=True)
@@ -353,7 +357,7 @@ def send_confirmation(
         html=render(env, "web/mail/confirm.html.j2", context),
         now=now,
     )
-    deliver_message(settings, message)
+    deliver_message(settings, message, lists[0])
 
 
 def system_message(
@@ -378,22 +382,34 @@ def system_message(
     return message
 
 
-def deliver_message(settings: Settings, message: EmailMessage) -> None:
-    """Hand one system message to the configured email channel.
+def deliver_message(settings: Settings, message: EmailMessage, list_name: str) -> None:
+    """Hand one system message to the email channel of the list's newsletter.
 
-    Kept in this one function so it can move to the delivery module's sender. Today it
-    writes into the Maildir outbox of the 'email' channel (or the first Maildir channel).
+    The one place system mail leaves: the delivery module's channel choice and transport
+    (Maildir outbox or SMTP), without the edition ledger. Raises MailNotSent when
+    the channel does not take it.
     """
-    channel = settings.channels.get("email")
-    if not isinstance(channel, MaildirChannel):
-        channel = next(
-            (c for c in settings.channels.values() if isinstance(c, MaildirChannel)), None
-        )
-    if channel is None:
-        raise SubscriptionError(
-            "no Maildir email channel configured to send system mail "
-            "(channels.email with type: maildir)"
-        )
-    path = settings.resolve_path(channel.path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mailbox.Maildir(str(path), create=True).add(message)
+    from email import policy
+
+    from digest.delivery.replies import Verdict, classify
+    from digest.delivery.sender import email_channel, make_transport, run_coroutine
+
+    newsletter = next(
+        (n for n in settings.newsletters if settings.audience_of(n) == list_name), list_name
+    )
+    _, config = email_channel(settings, newsletter, None)
+    recipient = str(message["To"])
+    data = message.as_bytes(policy=policy.SMTP)
+
+    async def send() -> Reply:
+        transport = make_transport(settings, config)
+        await transport.open()
+        try:
+            replies = await transport.send(0, settings.organization.sender.email, [recipient], data)
+        finally:
+            await transport.close()
+        return replies[recipient]
+
+    reply = run_coroutine(send())
+    if classify(reply) is not Verdict.SENT:
+        raise MailNotSent(f"the confirmation email was not accepted: {reply}")

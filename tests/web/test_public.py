@@ -184,9 +184,12 @@ def test_bad_signups_are_refused_with_the_reason(
 def test_signups_are_rate_limited_per_client(make_client: Callable[..., TestClient]) -> None:
     limited = make_client(signup_limiter=RateLimiter(per_minute=1, burst=2))
     for n in range(2):
-        assert limited.post(
-            "/subscribe", data={"email": f"a{n}@example.org", "lists": ["weekly"]}
-        ).status_code == 200
+        assert (
+            limited.post(
+                "/subscribe", data={"email": f"a{n}@example.org", "lists": ["weekly"]}
+            ).status_code
+            == 200
+        )
     refused = limited.post("/subscribe", data={"email": "a3@example.org", "lists": ["weekly"]})
     assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
 
@@ -227,9 +230,7 @@ def test_one_click_post_multipart_unsubscribes(
     client: TestClient, store: Store, subscribed: tuple[int, str]
 ) -> None:
     subscriber_id, token = subscribed
-    response = client.post(
-        f"/u/{token}", files={"List-Unsubscribe": (None, "One-Click")}
-    )
+    response = client.post(f"/u/{token}", files={"List-Unsubscribe": (None, "One-Click")})
     assert response.status_code == 200
     assert _status(store, subscriber_id, "weekly") == "unsubscribed"
 
@@ -326,7 +327,9 @@ def test_preferences_change_lists_and_pause(
     page = client.get(response.headers["location"]).text
     assert "Your choices are saved" in page and "Paused until 04 December 2026" in page
 
-    client.post(f"/p/{token}", data={"action": "save", "lists": ["states", "weekly"], "pause": "resume"})
+    client.post(
+        f"/p/{token}", data={"action": "save", "lists": ["states", "weekly"], "pause": "resume"}
+    )
     assert _status(store, subscriber_id, "weekly") == "confirmed"
     with store.session() as session:
         assert session.get(SubscriptionRow, (subscriber_id, "states")).paused_until is None  # type: ignore[union-attr]
@@ -351,7 +354,10 @@ def test_preferences_refuse_bad_tokens_and_choices(
 ) -> None:
     subscriber_id, unsubscribe_token = subscribed
     assert client.get(f"/p/{unsubscribe_token}").status_code == 400  # wrong purpose
-    assert client.post(f"/p/{unsubscribe_token}", data={"action": "unsubscribe_all"}).status_code == 400
+    assert (
+        client.post(f"/p/{unsubscribe_token}", data={"action": "unsubscribe_all"}).status_code
+        == 400
+    )
     token = _prefs_token(web_settings, subscriber_id)
     bad = client.post(f"/p/{token}", data={"action": "save", "lists": ["nope"]})
     assert bad.status_code == 400 and "unknown newsletter" in bad.text.lower()

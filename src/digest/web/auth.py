@@ -27,6 +27,7 @@ from digest.config import Settings
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 SESSION_COOKIE = "digest_staff"
+HASH_FORMAT = "scrypt:<n>:<r>:<p>:<salt>:<hash> (make one with 'digest web hash-password')"
 SESSION_MAX_AGE = timedelta(hours=12)
 
 
@@ -59,16 +60,15 @@ def verify_password(password: str, encoded: str) -> bool:
     """True when ``password`` matches; PasswordHashError when ``encoded`` is malformed."""
     parts = encoded.strip().split(":")
     if len(parts) != 6 or parts[0] != "scrypt":
-        raise PasswordHashError(
-            "staff password hash is not in the form scrypt:<n>:<r>:<p>:<salt>:<hash> "
-            "(make one with 'digest web hash-password')"
-        )
+        raise PasswordHashError(f"staff password hash is not in the form {HASH_FORMAT}")
     try:
         n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
         salt, expected = _unb64(parts[4]), _unb64(parts[5])
-    except ValueError:
-        raise PasswordHashError("staff password hash has unreadable parameters") from None
-    actual = _scrypt(password, salt, n, r, p)
+        actual = _scrypt(password, salt, n, r, p)
+    except ValueError:  # bad numbers or base64, or parameters scrypt refuses
+        raise PasswordHashError(
+            f"staff password hash has unreadable parameters (expected {HASH_FORMAT})"
+        ) from None
     return hmac.compare_digest(actual, expected)
 
 

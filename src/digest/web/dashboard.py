@@ -83,7 +83,7 @@ def load_dashboard(
                 .where(SocialPostRow.status == "posted")
                 .order_by(SocialPostRow.posted_at.desc())
                 .limit(limit)
-            ).tuples()
+            ).all()
         ]
     newsletters = []
     for name, config in settings.newsletters.items():

@@ -12,12 +12,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from digest.config import Settings
+from digest.delivery.sender import send_test
 from digest.errors import DigestError
 from digest.render import placeholders
 from digest.store import Store
 from digest.store.tables import EditionRow
 from digest.subscribers import InvalidAddress, normalize_email
-from digest.subscriptions import deliver_message, system_message
 from digest.web.approval import approve_edition, hold_edition
 from digest.web.auth import (
     SESSION_COOKIE,
@@ -101,6 +101,18 @@ def set_session_cookie(request: Request, response: Response, session: StaffSessi
     )
 
 
+NOTICES = {
+    "approved": "The edition is approved.",
+    "held": "The edition is held; it will not be sent until approved.",
+    "test-sent": "A test copy is on its way to your address.",
+}
+
+
+def _notice(request: Request) -> str | None:
+    """Only known notices are shown: the query string cannot put words on the page."""
+    return NOTICES.get(request.query_params.get("notice", ""))
+
+
 def _back_to_dashboard(notice: str) -> RedirectResponse:
     return RedirectResponse(f"/desk/?notice={notice}", status_code=303)
 
@@ -138,6 +150,9 @@ def login_form(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     session = current_session(request) or new_session()
     form = await request.form()
+    encoded = configured_hash(_settings(request))
+    if encoded is None:
+        return _login_page(request, session, status_code=403)
     if not csrf_matches(current_session(request), str(form.get("csrf_token", ""))):
         return _login_page(
             request, new_session(), error="The form expired; please try again.", status_code=403
@@ -146,9 +161,6 @@ async def login_submit(request: Request) -> Response:
         return _login_page(
             request, session, error="Too many attempts; wait a minute.", status_code=429
         )
-    encoded = configured_hash(_settings(request))
-    if encoded is None:
-        return _login_page(request, session, status_code=403)
     try:
         email = normalize_email(str(form.get("email", "")))
         password_ok = await run_in_threadpool(
@@ -188,7 +200,7 @@ def dashboard(request: Request) -> HTMLResponse:
             "csrf_token": session.csrf,
             "data": data,
             "run_error": run_error_summary,
-            "notice": request.query_params.get("notice"),
+            "notice": _notice(request),
         },
     )
 
@@ -212,7 +224,12 @@ def preview(request: Request, edition_id: int) -> HTMLResponse:
     return page(
         request,
         "desk/preview.html.j2",
-        {"user": session.user, "csrf_token": session.csrf, "edition": edition},
+        {
+            "user": session.user,
+            "csrf_token": session.csrf,
+            "edition": edition,
+            "notice": _notice(request),
+        },
     )
 
 
@@ -279,28 +296,31 @@ async def _act(
 
 
 @router.post("/editions/{edition_id}/test")
-async def send_test(request: Request, edition_id: int) -> Response:
+async def send_test_copy(request: Request, edition_id: int) -> Response:
+    """One [TEST] copy of the edition to the signed-in staff member's own address."""
     session = await checked_post(request)
     assert session.user is not None
-    edition = _edition(request, edition_id)
-    if edition is None:
-        return HTMLResponse("Not found", status_code=404)
-    settings = _settings(request)
-    message = system_message(
-        settings,
-        to=session.user,
-        subject=f"[Test] {edition.subject}",
-        text=preview_html(edition.text, settings),
-        html=preview_html(edition.html, settings),
-        now=_now(request),
-    )
     try:
-        await run_in_threadpool(deliver_message, settings, message)
+        outcome = await run_in_threadpool(
+            send_test, _settings(request), _store(request), edition_id, session.user
+        )
     except DigestError as exc:
         return page(
             request,
             "message.html.j2",
             {"title": "Test not sent", "message": str(exc), "back": "/desk/"},
-            status_code=500,
+            status_code=409,
+        )
+    reply = outcome.get(session.user, "")
+    if not reply.startswith("2"):
+        return page(
+            request,
+            "message.html.j2",
+            {
+                "title": "Test not sent",
+                "message": f"The mail server said: {reply}",
+                "back": "/desk/",
+            },
+            status_code=502,
         )
     return RedirectResponse(f"/desk/editions/{edition_id}?notice=test-sent", status_code=303)

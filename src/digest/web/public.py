@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 
 from digest.config import Settings
 from digest.delivery.tokens import BadToken, read_token
+from digest.errors import DigestError
 from digest.render.templates import render
 from digest.store import Store
 from digest.subscribers import InvalidAddress
@@ -137,6 +138,16 @@ async def subscribe_submit(request: Request) -> HTMLResponse:
             error = "Please enter your email address in the form name@example.org."
         except SubscriptionError as exc:
             error = f"{str(exc).capitalize()}."
+        except DigestError:
+            return page(
+                request,
+                "message.html.j2",
+                {
+                    "title": "Sign-up is not working right now",
+                    "message": "We could not send the confirmation email. Please try again later.",
+                },
+                status_code=503,
+            )
     if error is not None:
         return _subscribe_form(request, status_code=400, error=error, values=values)
     return _check_inbox(request, email)
