@@ -73,7 +73,10 @@ def send_notice(
     channel = email_channel(settings, newsletter)
     try:
         if isinstance(channel, MaildirChannel):
-            box = mailbox.Maildir(str(settings.resolve_path(channel.path)), create=True)
+            path = settings.resolve_path(channel.path)
+            for sub in ("tmp", "new", "cur"):  # the Maildir may be shared with the sender
+                (path / sub).mkdir(parents=True, exist_ok=True)
+            box = mailbox.Maildir(str(path), create=False)
             box.add(mailbox.MaildirMessage(message))
         else:
             _smtp_send(channel, message, settings.organization.sender.email)

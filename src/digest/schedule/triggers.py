@@ -23,10 +23,46 @@ _LOOKBACK = (timedelta(hours=2), timedelta(days=1), timedelta(days=8), timedelta
              timedelta(days=367), timedelta(days=366 * 8))
 
 
-def cron_trigger(newsletter: NewsletterConfig) -> CronTrigger:
+def cron_trigger(newsletter: NewsletterConfig) -> WallClockCron:
     """The send-time trigger of one newsletter."""
     spec = parse_schedule(newsletter.schedule)
-    return CronTrigger(**spec.as_kwargs(), timezone=ZoneInfo(newsletter.timezone))
+    return WallClockCron(CronTrigger(**spec.as_kwargs(), timezone=ZoneInfo(newsletter.timezone)))
+
+
+def is_repeat(moment: datetime) -> bool:
+    """True for the second occurrence of an ambiguous wall-clock time (autumn DST switch)."""
+    return moment.fold == 1 and moment.replace(fold=0).utcoffset() != moment.utcoffset()
+
+
+class WallClockCron(BaseTrigger):  # type: ignore[misc]
+    """A CronTrigger that fires once per local wall-clock time.
+
+    CronTrigger fires twice when the time occurs twice (01:30 on the night clocks go
+    back); a weekly newsletter must not. The repeat is skipped. The spring gap is left to
+    CronTrigger, which never fires inside it.
+    """
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: CronTrigger) -> None:
+        self.inner = inner
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        moment: datetime | None = self.inner.get_next_fire_time(previous_fire_time, now)
+        while moment is not None and is_repeat(moment):
+            moment = self.inner.get_next_fire_time(moment, moment)
+        return moment
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"inner": self.inner}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.inner = state["inner"]
+
+    def __str__(self) -> str:
+        return str(self.inner)
 
 
 class LeadTrigger(BaseTrigger):  # type: ignore[misc]
