@@ -1,0 +1,79 @@
+"""digest.sanitize: what untrusted HTML may keep on its way into an email."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from digest.sanitize import excerpt, plain_text, sanitize_html
+
+
+def test_scripts_handlers_and_javascript_urls_are_removed() -> None:
+    dirty = (
+        '<p onclick="steal()" style="position:fixed">Hi <b>there</b>'
+        '<a href="javascript:alert(1)">bad</a> <a href="JaVaScRiPt:alert(2)">bad2</a>'
+        '<a href="data:text/html,x">data</a> <a href="mailto:org@example.org">mail</a>'
+        '<a href="https://example.org/x" target="_blank">ok</a></p>'
+        "<script>alert('x')</script><style>p{color:red}</style>"
+        '<iframe src="https://evil.example/"><p>inside</p></iframe>'
+        '<form action="https://evil.example/"><input name="pw"></form><!-- comment -->'
+    )
+    clean = sanitize_html(dirty)
+    for bad in ("onclick", "style", "javascript", "JaVaScRiPt", "data:", "script", "alert",
+                "iframe", "inside", "form", "input", "comment", "target"):  # fmt: skip
+        assert bad not in clean, bad
+    assert "<b>there</b>" in clean
+    assert '<a href="mailto:org@example.org" rel="noopener noreferrer">mail</a>' in clean
+    assert '<a href="https://example.org/x" rel="noopener noreferrer">ok</a>' in clean
+
+
+def test_tracking_pixels_are_dropped_and_real_images_kept() -> None:
+    html = (
+        '<img src="https://blog.example.org/photo.jpg" alt="Picket line" width="600">'
+        '<img src="https://mail.example.org/t.gif" width="1" height="1">'
+        '<img src="https://mail.example.org/t2.gif" width="1px" height="0">'
+        '<img src="https://feeds.feedburner.com/~r/blog/~4/abc">'
+        '<img src="https://pixel.wp.com/g.gif?blog=1">'
+        '<img src="https://stats.example.org/open.gif?id=9">'
+        '<img src="javascript:alert(1)">'
+        '<img alt="no source">'
+    )
+    clean = sanitize_html(html)
+    assert clean == '<img src="https://blog.example.org/photo.jpg" alt="Picket line" width="600">'
+
+
+def test_relative_urls_resolve_against_a_base_or_are_dropped() -> None:
+    html = '<a href="/join">Join</a><img src="img/a.jpg" alt="a">'
+    based = sanitize_html(html, base_url="https://union.example.org/news/post")
+    assert 'href="https://union.example.org/join"' in based
+    assert 'src="https://union.example.org/news/img/a.jpg"' in based
+    assert "href" not in sanitize_html('<a href="/join">Join</a>')
+
+
+def test_plain_text_decodes_entities_and_collapses_whitespace() -> None:
+    html = "<h2>Title &amp; more</h2>\n<p>First   line<br>second\tline</p><script>x()</script>"
+    assert plain_text(html) == "Title & more First line second line"
+    assert plain_text(html, paragraphs=True) == "Title & more\n\nFirst line\n\nsecond line"
+    assert plain_text("") == ""
+
+
+def test_excerpt_cuts_at_a_word_boundary() -> None:
+    text = "<p>Members of the local voted overwhelmingly to authorize a strike.</p>"
+    assert excerpt(text, 200) == "Members of the local voted overwhelmingly to authorize a strike."
+    short = excerpt(text, 30)
+    assert short == "Members of the local voted…"
+    assert len(short) <= 30
+
+
+@given(st.text(max_size=300), st.integers(min_value=5, max_value=120))
+def test_excerpt_never_exceeds_its_limit(text: str, limit: int) -> None:
+    assert len(excerpt(text, limit)) <= limit
+
+
+@given(st.text(max_size=300))
+def test_sanitized_html_never_keeps_script_or_handlers(text: str) -> None:
+    clean = sanitize_html(f"<div onmouseover='x'>{text}<script>{text}</script></div>")
+    assert "<script" not in clean.lower()
+    assert not re.search(r"<[^>]*\son\w+\s*=", clean, re.IGNORECASE)  # no handler attributes
