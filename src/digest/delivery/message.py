@@ -164,8 +164,8 @@ class MessageTemplate:
                 self._date(now),
                 f"To: {to}\r\n".encode("ascii"),  # formataddr already RFC 2047-encodes
                 f"Message-ID: {message_id}\r\n".encode(),
-                f"List-Unsubscribe: <{unsub}>, <{unsubscribe_mailto(self.settings, unsub_token)}>"
-                "\r\n".encode(),
+                f"List-Unsubscribe: <{unsub}>,\r\n"
+                f" <{unsubscribe_mailto(self.settings, unsub_token)}>\r\n".encode(),
                 self._static_head,
             )
         )
