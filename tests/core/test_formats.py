@@ -154,7 +154,13 @@ def write_affiliates(path: Path, keys: list[str]) -> None:
             {
                 "intro": "Next up is {name}.",
                 "affiliates": [
-                    {"key": k, "name": f"Union {k}", "mission": f"Mission of {k}"} for k in keys
+                    {
+                        "key": k,
+                        "name": f"Union {k}",
+                        "short_name": k.upper(),
+                        "mission": f"Mission of {k}",
+                    }
+                    for k in keys
                 ],
             }
         ),
@@ -185,7 +191,7 @@ def test_rotation_moves_to_the_next_affiliate_each_period_and_is_stable(
     assert chosen == ["a", "b", "a"]  # after everyone is covered, the series starts again
     again = sections_for(settings, store, weeks[2])["profile"].data
     assert again["key"] == "a"
-    assert again["intro"] == "Next up is Union a."
+    assert again["intro"] == "Next up is Union a (A)."
     assert again["fields"][:2] == [
         {"label": "Name of union", "value": "Union a"},
         {"label": "Mission", "value": "Mission of a"},

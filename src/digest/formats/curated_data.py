@@ -169,10 +169,16 @@ def _profile(affiliate: Affiliate, intro: str) -> dict[str, Any]:
         "key": affiliate.key,
         "name": affiliate.name,
         "short_name": affiliate.short_name or affiliate.name,
-        "intro": intro.format(name=affiliate.short_name or affiliate.name),
+        "intro": intro.format(name=_full_name(affiliate)),
         "fields": fields,
         "links": [link.model_dump() for link in affiliate.links],
     }
+
+
+def _full_name(affiliate: Affiliate) -> str:
+    """'United Transit Workers (UTW)': the series names the union in full, short name after."""
+    short = affiliate.short_name
+    return f"{affiliate.name} ({short})" if short and short != affiliate.name else affiliate.name
 
 
 def political_section(settings: Settings, fmt: FormatConfig, period: Period) -> dict[str, Any]:
