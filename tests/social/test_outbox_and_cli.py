@@ -1,0 +1,94 @@
+"""The social outbox (embedded default) and `digest post --dry-run`."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from tests.conftest import minimal_config
+from tests.social.conftest import make_edition
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.models import RunReport
+from digest.social import post_edition
+from digest.social.limits import grapheme_count, x_weight
+
+
+def test_outbox_writes_the_exact_posts_per_platform_and_says_where(social_settings, store):
+    settings = social_settings(
+        {
+            "bsky_out": {"type": "outbox", "platform": "bluesky"},
+            "x_out": {"type": "outbox", "platform": "x"},
+        }
+    )
+    report = RunReport()
+    posts = post_edition(settings, store, make_edition(3), report)
+    out = settings.resolve_path(settings.channels["bsky_out"].path)
+    bsky_file = out / "weekly" / "2026-11-20-bluesky.json"
+    x_file = out / "weekly" / "2026-11-20-x.json"
+    assert report.outputs == {"social:bsky_out": str(bsky_file), "social:x_out": str(x_file)}
+    written = json.loads(bsky_file.read_text()) + json.loads(x_file.read_text())
+    assert [(p["platform"], p["part"], p["text"]) for p in written] == [
+        (p.platform, p.part, p.text) for p in posts
+    ]
+    assert report.posts == len(posts)
+    for entry in written:
+        assert {"platform", "part", "text", "facets", "embed"} <= set(entry)
+        if entry["platform"] == "bluesky":
+            assert grapheme_count(entry["text"]) <= 300
+        else:
+            assert x_weight(entry["text"]) <= 280
+
+
+def test_dry_run_writes_nothing(social_settings, store):
+    settings = social_settings({"bsky_out": {"type": "outbox", "platform": "bluesky"}})
+    report = RunReport()
+    posts = post_edition(settings, store, make_edition(2), report, dry_run=True)
+    assert posts and report.outputs == {} and report.posts == 0
+    assert not settings.resolve_path(settings.channels["bsky_out"].path).exists()
+
+
+def test_cli_dry_run_json_lists_every_part(tmp_path, store):
+    from tests.social.fakes import stored_edition
+
+    from digest.store import open_store
+
+    raw = minimal_config(tmp_path)
+    raw["channels"]["bsky_out"] = {"type": "outbox", "platform": "bluesky"}
+    raw["newsletters"]["weekly"]["channels"] = ["email", "bsky_out"]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    db = open_store(raw["store"]["url"])
+    edition_id = stored_edition(db)
+    with db.session() as session:
+        from digest.store.tables import EditionRow
+
+        row = session.get(EditionRow, edition_id)
+        row.sections = [s.to_dict() for s in make_edition(2).sections]
+    runner = CliRunner()
+    result = runner.invoke(app, ["-c", str(config), "post", "weekly", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [d["part"] for d in data] == [1, 2, 3, 4]
+    assert data[0]["embed"]["uri"].endswith("/archive/weekly/2026-11-20/")
+    assert not (tmp_path / "out" / "social").exists()
+
+    text = runner.invoke(app, ["-c", str(config), "post", "weekly", "--dry-run"])
+    assert text.exit_code == 0
+    assert "part 1" in text.stdout and "graphemes" in text.stdout
+
+    real = runner.invoke(app, ["-c", str(config), "post", "weekly"])
+    assert real.exit_code == 0
+    assert (tmp_path / "out" / "social" / "weekly" / "2026-11-20-bluesky.json").exists()
+
+
+def test_cli_names_a_missing_edition(tmp_path):
+    raw = minimal_config(tmp_path)
+    raw["channels"]["bsky_out"] = {"type": "outbox", "platform": "bluesky"}
+    raw["newsletters"]["weekly"]["channels"] = ["email", "bsky_out"]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(app, ["-c", str(config), "post", "weekly", "--dry-run"])
+    assert result.exit_code == 1
+    assert "digest build weekly" in result.output
