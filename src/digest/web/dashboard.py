@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from digest.config import Settings
+from digest.schedule.triggers import next_send_time
 from digest.store import Store
 from digest.store.tables import EditionRow, RunRow, SocialPostRow, SubscriptionRow
-from digest.timing import parse_schedule
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,10 @@ class Dashboard:
 
 
 def next_run(settings: Settings, newsletter: str, now: datetime) -> datetime | None:
-    """When the schedule fires next, in the newsletter's own time zone."""
-    from zoneinfo import ZoneInfo
-
-    from apscheduler.triggers.cron import CronTrigger
-
+    """When the schedule sends next (the scheduler's own rule), in the newsletter's zone."""
     config = settings.newsletters[newsletter]
-    zone = ZoneInfo(config.timezone)
-    trigger = CronTrigger(**parse_schedule(config.schedule).as_kwargs(), timezone=zone)
-    fire: datetime | None = trigger.get_next_fire_time(None, now.astimezone(zone))
-    return fire
+    fire = next_send_time(config, now)
+    return fire.astimezone(ZoneInfo(config.timezone)) if fire is not None else None
 
 
 def subscriber_counts(store: Store) -> dict[tuple[str, str], int]:

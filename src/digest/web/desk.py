@@ -15,10 +15,11 @@ from digest.config import Settings
 from digest.delivery.sender import send_test
 from digest.errors import DigestError
 from digest.render import placeholders
+from digest.schedule.approval import approve as approve_edition
+from digest.schedule.approval import hold as hold_edition
 from digest.store import Store
 from digest.store.tables import EditionRow
 from digest.subscribers import InvalidAddress, normalize_email
-from digest.web.approval import approve_edition, hold_edition
 from digest.web.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE,
