@@ -1,4 +1,3 @@
-# The tests have no DNS: allow_private lets the guard pass the public API hosts to the mock.
 """Collecting affiliates' posts from Bluesky and X through the collect stage."""
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from digest.sources import collect
 from digest.store.items import items_between
 from digest.store.tables import SourceState
 
+# The tests have no DNS: allow_private lets the guard pass the public API hosts to the mock.
 DID = "did:plc:ohioafl"
 
 
