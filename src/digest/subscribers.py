@@ -27,7 +27,7 @@ class InvalidAddress(DigestError):
 
 
 def normalize_email(raw: str) -> str:
-    """Strict address parsing: one address, no CR/LF, domain lower-cased."""
+    """Strict address parsing: one address, no CR/LF, lower-cased."""
     text = raw.strip()
     if any(ch in text for ch in "\r\n\0") or not text:
         raise InvalidAddress(f"'{raw}' is not a valid email address")
@@ -42,7 +42,9 @@ def normalize_email(raw: str) -> str:
         Address(username=local, domain=domain)
     except (UnicodeError, ValueError, IndexError):
         raise InvalidAddress(f"'{raw}' is not a valid email address") from None
-    return f"{local}@{domain}"
+    # Local parts are case-sensitive on paper but not at any real provider; folding them
+    # keeps ANA@x and ana@x from becoming two subscribers (listmonk does the same).
+    return f"{local.lower()}@{domain}"
 
 
 def is_suppressed(session: Session, email: str) -> bool:
