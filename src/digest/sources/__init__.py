@@ -23,7 +23,7 @@ from digest.sources import csv, curated, feeds  # noqa: F401  (they register the
 from digest.sources.base import READERS, SourceContext
 from digest.sources.http import make_client
 from digest.store import Store
-from digest.store.items import upsert_items
+from digest.store.items import upsert_many
 from digest.store.tables import SourceState
 
 OPTIONAL_READERS = ("digest.sources.bluesky", "digest.sources.x")
@@ -144,7 +144,7 @@ def _save(store: Store, outcomes: list[Outcome], report: RunReport, now: datetim
                 continue
             try:
                 with session.begin_nested():  # a bad item rolls back only its own source
-                    counts = upsert_items(session, outcome.items, now)
+                    counts = upsert_many(session, outcome.items, now)
             except Exception as exc:
                 report.sources_failed += 1
                 report.warn(f"source '{outcome.source_id}' failed to store: {exc!r}")
