@@ -89,7 +89,7 @@ def edition_body() -> tuple[str, str]:
         stories_text.append(f"{title}\n{url}\n{blurb}\n")
     html = (
         '<!doctype html><html><body style="margin:0;background:#f4f4f4">'
-        f"<p>Hello {p.SUBSCRIBER_NAME},</p><table role=\"presentation\" width=\"100%\">"
+        f'<p>Hello {p.SUBSCRIBER_NAME},</p><table role="presentation" width="100%">'
         + "".join(stories_html)
         + "</table><p>Bench Federation, 815 Example Street NW, Washington, DC 20006</p>"
         f'<p><a href="{p.UNSUBSCRIBE_URL}">Unsubscribe</a> · '
@@ -114,13 +114,27 @@ def config(workdir: Path, port: int, pool: int) -> dict[str, Any]:
         },
         "store": {"url": f"sqlite:///{workdir / 'bench.db'}"},
         "output_dir": str(workdir / "out"),
-        "sources": {"blog": {"type": "feed", "path": str(workdir / "feed.xml"),
-                             "origin": {"name": "Blog"}}},
+        "sources": {
+            "blog": {"type": "feed", "path": str(workdir / "feed.xml"), "origin": {"name": "Blog"}}
+        },
         "formats": {"list": {"strategy": "list", "title": "List", "template": "weekly_list"}},
-        "newsletters": {"weekly": {"title": "Weekly", "schedule": "fri 16:00",
-                                   "formats": ["list"], "channels": ["smtp"]}},
-        "channels": {"smtp": {"type": "smtp", "host": "127.0.0.1", "port": port,
-                              "security": "none", "pool_size": pool}},
+        "newsletters": {
+            "weekly": {
+                "title": "Weekly",
+                "schedule": "fri 16:00",
+                "formats": ["list"],
+                "channels": ["smtp"],
+            }
+        },
+        "channels": {
+            "smtp": {
+                "type": "smtp",
+                "host": "127.0.0.1",
+                "port": port,
+                "security": "none",
+                "pool_size": pool,
+            }
+        },
     }
 
 
@@ -130,24 +144,59 @@ def populate(workdir: Path, raw: dict[str, Any], subscribers: int) -> None:
     from digest.store import open_store
     from digest.store.tables import EditionRow, SubscriberRow, SubscriptionRow
 
-    (workdir / "feed.xml").write_text("<rss version='2.0'><channel><title>t</title></channel></rss>")
+    (workdir / "feed.xml").write_text(
+        "<rss version='2.0'><channel><title>t</title></channel></rss>"
+    )
     store = open_store(raw["store"]["url"])
     now = datetime.now(UTC)
     html, text = edition_body()
     with store.session() as session:
         for start in range(1, subscribers + 1, 20000):
             ids = range(start, min(subscribers, start + 19999) + 1)
-            session.execute(insert(SubscriberRow), [
-                {"id": i, "email": f"member{i}@example.net", "name": f"Member {i}",
-                 "status": "active", "attributes": {}, "created_at": now, "updated_at": now}
-                for i in ids])
-            session.execute(insert(SubscriptionRow), [
-                {"subscriber_id": i, "list_name": "weekly", "status": "confirmed",
-                 "created_at": now, "confirmed_at": now} for i in ids])
-        session.add(EditionRow(
-            newsletter="weekly", period_key="bench", period_start=now, period_end=now,
-            title="Weekly", subject="Working People Weekly: November 20", status="approved",
-            sections=[], html=html, text=text, web_html="", created_at=now))
+            session.execute(
+                insert(SubscriberRow),
+                [
+                    {
+                        "id": i,
+                        "email": f"member{i}@example.net",
+                        "name": f"Member {i}",
+                        "status": "active",
+                        "attributes": {},
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in ids
+                ],
+            )
+            session.execute(
+                insert(SubscriptionRow),
+                [
+                    {
+                        "subscriber_id": i,
+                        "list_name": "weekly",
+                        "status": "confirmed",
+                        "created_at": now,
+                        "confirmed_at": now,
+                    }
+                    for i in ids
+                ],
+            )
+        session.add(
+            EditionRow(
+                newsletter="weekly",
+                period_key="bench",
+                period_start=now,
+                period_end=now,
+                title="Weekly",
+                subject="Working People Weekly: November 20",
+                status="approved",
+                sections=[],
+                html=html,
+                text=text,
+                web_html="",
+                created_at=now,
+            )
+        )
     store.dispose()
 
 
@@ -165,14 +214,27 @@ def child(workdir: Path) -> None:
     started = time.perf_counter()
     send_edition(settings, store, 1, report)
     elapsed = time.perf_counter() - started
-    print(json.dumps({"elapsed": elapsed, "sent": report.sent, "failed": report.failed,
-                      "deferred": report.deferred, "recipients": report.recipients}))
+    print(
+        json.dumps(
+            {
+                "elapsed": elapsed,
+                "sent": report.sent,
+                "failed": report.failed,
+                "deferred": report.deferred,
+                "recipients": report.recipients,
+            }
+        )
+    )
 
 
 def run_digest(workdir: Path) -> tuple[dict[str, Any], float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out = subprocess.run([sys.executable, __file__, "--child", str(workdir)],
-                         check=True, stdout=subprocess.PIPE, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(workdir)],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if peak_kb <= before:
         print("note: peak RSS not above an earlier child's; figure is a lower bound")
@@ -181,8 +243,11 @@ def run_digest(workdir: Path) -> tuple[dict[str, Any], float]:
 
 def run_reference(source: Path, env: dict[str, str], port: int, count: int) -> float:
     started = time.perf_counter()
-    subprocess.run([str(source), "-d", "-s", "10", "-l", "20000", "-m", str(count),
-                    f"127.0.0.1:{port}"], check=True, env=env)
+    subprocess.run(
+        [str(source), "-d", "-s", "10", "-l", "20000", "-m", str(count), f"127.0.0.1:{port}"],
+        check=True,
+        env=env,
+    )
     return count / (time.perf_counter() - started)
 
 
@@ -205,8 +270,7 @@ def main() -> None:
         return
     sink, source, env = postfix_tools()
     port = free_port()
-    sink_proc = subprocess.Popen([str(sink), "-u", "nobody", f"127.0.0.1:{port}", "2000"],
-                                 env=env)
+    sink_proc = subprocess.Popen([str(sink), "-u", "nobody", f"127.0.0.1:{port}", "2000"], env=env)
     try:
         wait_port(port)
         with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
@@ -222,10 +286,12 @@ def main() -> None:
         sink_proc.terminate()
         sink_proc.wait()
     digest_rate = result["sent"] / result["elapsed"]
-    print(f"digest: {result['sent']:,} of {result['recipients']:,} sent in "
-          f"{result['elapsed']:.1f}s = {digest_rate:,.0f} msg/s "
-          f"(failed {result['failed']}, deferred {result['deferred']}), "
-          f"peak RSS {peak_mb:.0f} MB")
+    print(
+        f"digest: {result['sent']:,} of {result['recipients']:,} sent in "
+        f"{result['elapsed']:.1f}s = {digest_rate:,.0f} msg/s "
+        f"(failed {result['failed']}, deferred {result['deferred']}), "
+        f"peak RSS {peak_mb:.0f} MB"
+    )
     print(f"smtp-source -d -s 10: {count:,} messages at {reference:,.0f} msg/s")
     print(f"send_rate_ratio={digest_rate / reference:.3f}")
 

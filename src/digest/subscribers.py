@@ -10,9 +10,10 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.utils import parseaddr
+from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import select
@@ -178,6 +179,13 @@ class ImportResult:
     suppressed: list[tuple[int, str]] = field(default_factory=list)  # (line, address)
     invalid: list[tuple[int, str]] = field(default_factory=list)  # (line, problem)
 
+    def summary(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.duplicates} duplicate rows "
+            f"merged, {len(self.suppressed)} suppressed (not subscribed), "
+            f"{len(self.invalid)} invalid rows skipped"
+        )
+
     @property
     def rows(self) -> int:
         return (
@@ -201,21 +209,37 @@ def _pick(
 
 def import_csv(
     session: Session,
-    lines: Iterable[str],
-    list_name: str,
-    now: datetime,
+    source: Path | Iterable[str],
+    list_name: str | None = None,
+    now: datetime | None = None,
     *,
     email_column: str | None = None,
     name_column: str | None = None,
     attribute_columns: dict[str, str] | None = None,
     status: str = "confirmed",
 ) -> ImportResult:
-    """Import subscribers from CSV text; bad rows are reported by line and skipped.
+    """Import subscribers from CSV; bad rows are reported by line and skipped.
 
+    Without ``list_name`` each row names its lists in a ``lists`` column (``a;b``).
     ``attribute_columns`` maps CSV column → attribute name; without it every other
     column becomes an attribute under its own (lower-cased) name.
     """
-    reader = csv.reader(lines)
+    if isinstance(source, Path):
+        try:
+            with source.open(encoding="utf-8-sig", newline="") as stream:
+                return import_csv(
+                    session,
+                    stream,
+                    list_name,
+                    now,
+                    email_column=email_column,
+                    name_column=name_column,
+                    attribute_columns=attribute_columns,
+                    status=status,
+                )
+        except OSError as exc:
+            raise DigestError(f"{source}: {exc.strerror}") from None
+    reader = csv.reader(source)
     try:
         header = next(reader)
     except StopIteration:
@@ -224,15 +248,28 @@ def import_csv(
     if email_at is None:
         raise DigestError(f"CSV has no email column (columns: {header}); name it with --email")
     name_at = _pick(header, name_column, NAME_COLUMNS, "the name")
-    attrs = _attribute_map(header, attribute_columns, {email_at, name_at})
+    lists_at = _pick(header, None, ("lists", "list"), "the lists")
+    if list_name is None and lists_at is None:
+        raise DigestError(f"CSV has no 'lists' column (columns: {header}); give a list name")
+    attrs = _attribute_map(header, attribute_columns, {email_at, name_at, lists_at})
     result = ImportResult()
     seen: set[str] = set()
+    when = now or datetime.now(UTC)
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
+        if list_name is not None:
+            lists: tuple[str, ...] = (list_name,)
+        else:
+            assert lists_at is not None
+            cell = row[lists_at] if lists_at < len(row) else ""
+            lists = tuple(n.strip() for n in cell.split(";") if n.strip())
+            if not lists:
+                result.invalid.append((line, "no list named in the 'lists' column"))
+                continue
         _import_row(
-            session, row, line, list_name, now, status, (email_at, name_at, attrs), seen, result
+            session, row, line, lists, when, status, (email_at, name_at, attrs), seen, result
         )
     return result
 
@@ -255,7 +292,7 @@ def _import_row(
     session: Session,
     row: list[str],
     line: int,
-    list_name: str,
+    lists: tuple[str, ...],
     now: datetime,
     status: str,
     columns: tuple[int, int | None, dict[int, str]],
@@ -287,7 +324,7 @@ def _import_row(
         address,
         now,
         name=name or None,
-        lists=(list_name,),
+        lists=lists,
         status=status,
         attributes=attributes,
     )

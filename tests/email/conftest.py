@@ -80,22 +80,25 @@ class Sink:
             return [message_from_bytes(data) for r, data in self.received if r == rcpt]
 
     # aiosmtpd hooks
-    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
-                          responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
         session.host_name = hostname
         if self.pipelining:
             responses.insert(-1, "250-PIPELINING")
         return responses
 
-    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
-                          options: list[str]) -> str:
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         if self.mail_reply:
             return self.mail_reply
         envelope.mail_from = address
         return "250 OK"
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         refusal = self.rcpt_reply(address)
         if refusal:
             return refusal
@@ -130,11 +133,22 @@ def sink() -> Iterator[Sink]:
 @pytest.fixture
 def smtp_settings(make_settings: Callable[..., Any], sink: Sink) -> Callable[..., Any]:
     def build(**smtp: Any) -> Any:
-        channel = {"type": "smtp", "host": "127.0.0.1", "port": sink.port,  # type: ignore[attr-defined]
-                   "security": "none", "pool_size": 3, "retry_delay": 0.05, **smtp}
-        raw_newsletter = {"title": "Weekly", "schedule": "fri 16:00",
-                          "timezone": "America/New_York", "formats": ["weekly_list"],
-                          "channels": ["smtp"]}
+        channel = {
+            "type": "smtp",
+            "host": "127.0.0.1",
+            "port": sink.port,  # type: ignore[attr-defined]
+            "security": "none",
+            "pool_size": 3,
+            "retry_delay": 0.05,
+            **smtp,
+        }
+        raw_newsletter = {
+            "title": "Weekly",
+            "schedule": "fri 16:00",
+            "timezone": "America/New_York",
+            "formats": ["weekly_list"],
+            "channels": ["smtp"],
+        }
         return make_settings(channels={"smtp": channel}, newsletters={"weekly": raw_newsletter})
 
     return build

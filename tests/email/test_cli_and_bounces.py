@@ -84,12 +84,22 @@ def test_import_reports_bad_rows_by_line_and_export_neutralizes_formulas(
         "ana@Example.NET,Ana,Local 12\n"
         "not-an-address,Bad,Local 1\n"
         "ANA@example.net,Ana again,Local 12\n"
-        "=cmd@example.net,=HYPERLINK(\"http://evil\"),Local 3\n"
+        '=cmd@example.net,=HYPERLINK("http://evil"),Local 3\n'
         "bo@example.net,Bo,\n",
         encoding="utf-8",
     )
-    result = run(config, "subscribers", "import", str(tmp_path / "list.csv"),
-                 "--email", "E-mail", "--name", "Full Name", "--attr", "Local=local")
+    result = run(
+        config,
+        "subscribers",
+        "import",
+        str(tmp_path / "list.csv"),
+        "--email",
+        "E-mail",
+        "--name",
+        "Full Name",
+        "--attr",
+        "Local=local",
+    )
     assert result.exit_code == 0, result.output
     assert "3 added" in result.output and "1 duplicate" in result.output
     assert "line 3:" in result.output and "1 invalid" in result.output

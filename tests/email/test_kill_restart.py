@@ -31,28 +31,60 @@ BATCH = 100
 def populate(store: Store, now: datetime) -> list[str]:
     emails = [f"m{i}@example.net" for i in range(1, RECIPIENTS + 1)]
     with store.session() as session:
-        session.execute(insert(SubscriberRow), [
-            {"id": i, "email": e, "name": None, "status": "active", "attributes": {},
-             "created_at": now, "updated_at": now} for i, e in enumerate(emails, 1)])
-        session.execute(insert(SubscriptionRow), [
-            {"subscriber_id": i, "list_name": "weekly", "status": "confirmed",
-             "created_at": now, "confirmed_at": now} for i in range(1, RECIPIENTS + 1)])
+        session.execute(
+            insert(SubscriberRow),
+            [
+                {
+                    "id": i,
+                    "email": e,
+                    "name": None,
+                    "status": "active",
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i, e in enumerate(emails, 1)
+            ],
+        )
+        session.execute(
+            insert(SubscriptionRow),
+            [
+                {
+                    "subscriber_id": i,
+                    "list_name": "weekly",
+                    "status": "confirmed",
+                    "created_at": now,
+                    "confirmed_at": now,
+                }
+                for i in range(1, RECIPIENTS + 1)
+            ],
+        )
     return emails
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_killed_sender_resumes_without_skipping_anyone(
-    raw_config: dict[str, Any], sink: Sink, tmp_path: Path, now: datetime,
+    raw_config: dict[str, Any],
+    sink: Sink,
+    tmp_path: Path,
+    now: datetime,
     make_settings: Callable[..., Any],
 ) -> None:
     from digest.store import open_store
 
     sink.pipelining = True
     raw = dict(raw_config)
-    raw["channels"] = {"smtp": {"type": "smtp", "host": "127.0.0.1",
-                                "port": sink.port,  # type: ignore[attr-defined]
-                                "security": "none", "pool_size": 4, "batch_size": BATCH}}
+    raw["channels"] = {
+        "smtp": {
+            "type": "smtp",
+            "host": "127.0.0.1",
+            "port": sink.port,  # type: ignore[attr-defined]
+            "security": "none",
+            "pool_size": 4,
+            "batch_size": BATCH,
+        }
+    }
     raw["newsletters"]["weekly"]["channels"] = ["smtp"]
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(raw))
@@ -66,8 +98,7 @@ def test_killed_sender_resumes_without_skipping_anyone(
     kills = 0
     while kills < KILLS:
         before = len(sink.received)
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         # kill at a random point once sending has visibly started
         target = before + chance.randint(20, 400)

@@ -18,8 +18,15 @@ from .conftest import HTML, TEXT
 
 def content(**overrides: str) -> EditionContent:
     values = {"subject": "Worker Wins: Nov 20", "html": HTML, "text": TEXT, **overrides}
-    return EditionContent(1, "weekly", "weekly", values["subject"], values["html"],
-                          values["text"], datetime(2026, 11, 20))
+    return EditionContent(
+        1,
+        "weekly",
+        "weekly",
+        values["subject"],
+        values["html"],
+        values["text"],
+        datetime(2026, 11, 20),
+    )
 
 
 def parse(data: bytes) -> email.message.EmailMessage:
@@ -41,7 +48,9 @@ def test_headers_and_parts(settings: Settings, now: datetime) -> None:
     assert [part.get_content_type() for part in msg.iter_parts()] == ["text/plain", "text/html"]
     text, html = (part.get_content() for part in msg.iter_parts())
     assert "Hello Ana <Ruiz>," in text and f"/u/{token}" in text and "/p/" in text
-    assert "Hello Ana &lt;Ruiz&gt;," in html and f'href="https://digest.example.org/u/{token}"' in html
+    assert (
+        "Hello Ana &lt;Ruiz&gt;," in html and f'href="https://digest.example.org/u/{token}"' in html
+    )
     assert not any(marker in text + html for marker in p.ALL)
 
 

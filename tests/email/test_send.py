@@ -67,18 +67,25 @@ def test_audience_is_frozen_and_later_unsubscribes_still_win(
     report = RunReport()
     send_edition(settings, store, edition, report, now=now)
     assert statuses(store, edition) == {
-        people[0]: "sent", people[1]: "suppressed", people[2]: "sent"}
+        people[0]: "sent",
+        people[1]: "suppressed",
+        people[2]: "sent",
+    }
 
 
 @pytest.mark.parametrize("pipelining", [False, True])
 def test_transient_refusals_are_retried_until_all_delivered(
-    smtp_settings: Callable[..., Settings], sink: Sink, store: Store, now: datetime,
+    smtp_settings: Callable[..., Settings],
+    sink: Sink,
+    store: Store,
+    now: datetime,
     pipelining: bool,
 ) -> None:
     sink.pipelining = pipelining
     coin = random.Random(3)
-    sink.rcpt_reply = lambda _a: (coin.choice(["421 4.7.0 try later", "451 4.3.0 busy"])
-                                  if coin.random() < 0.10 else None)
+    sink.rcpt_reply = lambda _a: (
+        coin.choice(["421 4.7.0 try later", "451 4.3.0 busy"]) if coin.random() < 0.10 else None
+    )
     people = add_people(store, now, 300)
     edition = make_edition(store, now)
     report = RunReport()
@@ -109,8 +116,10 @@ def test_unknown_mailboxes_are_suppressed_not_retried(
     assert report.suppressed == len(gone) and report.sent == 400 - len(gone)
     with store.session() as session:
         assert all(is_suppressed(session, a) for a in gone)
-        assert {r.status for r in session.scalars(
-            select(SubscriberRow).where(SubscriberRow.email.in_(gone)))} == {"bounced"}
+        assert {
+            r.status
+            for r in session.scalars(select(SubscriberRow).where(SubscriberRow.email.in_(gone)))
+        } == {"bounced"}
 
 
 def test_policy_refusal_pauses_the_edition_and_suppresses_nobody(
