@@ -14,9 +14,10 @@ time, only if the edition is approved (or per ``on_timeout``).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -74,6 +75,12 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def clock_from(start: datetime) -> Clock:
+    """A clock reading ``start`` plus the real time elapsed since (for --at and tests)."""
+    began = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - began)
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What :func:`run_period` did.
@@ -124,7 +131,7 @@ def run_period(
     newsletter = settings.newsletters[newsletter_id]
     period = period_ending(fire_time, newsletter.period, newsletter.timezone)
     context = _Context(settings, store, newsletter_id, period, fire_time, now,
-                       runner or default_runner, clock or system_clock)
+                       runner or default_runner, clock or clock_from(now))
     existing = ledger.get(store, newsletter_id, period.key)
     if existing is not None and existing.status in FINISHED:
         return context.result("already_done", existing)
