@@ -51,7 +51,7 @@ def test_subscribe_records_pending_subscription_consent_and_mails_a_link(
 ) -> None:
     html = _subscribe(client, "Ada@Example.ORG", ["weekly", "states"])
     assert "Check your inbox" in html
-    assert _subscription(store, "Ada@example.org", "weekly").status == "pending"  # type: ignore[union-attr]
+    assert _subscription(store, "ada@example.org", "weekly").status == "pending"  # type: ignore[union-attr]
     with store.session() as session:
         consents = session.scalars(select(ConsentRow).order_by(ConsentRow.list_name)).all()
     assert [c.list_name for c in consents] == ["states", "weekly"]
@@ -63,7 +63,7 @@ def test_subscribe_records_pending_subscription_consent_and_mails_a_link(
     assert consent.created_at == clock.now and consent.confirmed_at is None
 
     [message] = outbox_messages(web_settings)
-    assert message["To"] == "Ada@example.org"
+    assert message["To"] == "ada@example.org"  # stored and mailed normalized
     assert "confirm" in message["Subject"].lower()
     assert confirm_path_from(message).startswith("/confirm/")
 
