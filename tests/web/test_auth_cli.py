@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
 import pytest
+import yaml
+from tests.conftest import minimal_config
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -60,3 +69,39 @@ def test_serve_has_host_and_port_options() -> None:
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0
     assert "--host" in result.stdout and "--port" in result.stdout
+
+
+def test_serve_runs_the_app_from_a_config_file(tmp_path: Path) -> None:
+    """`digest serve` in its own process: reads config.yaml, migrates the store, serves."""
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(minimal_config(tmp_path)), encoding="utf-8")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "digest.cli", "--config", str(config), "serve"]
+    process = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        response = _wait_for(f"http://127.0.0.1:{port}/subscribe", process)
+        assert response.status_code == 200 and 'id="email"' in response.text
+        desk = httpx.get(f"http://127.0.0.1:{port}/desk/login")
+        assert "no password hash is configured" in desk.text
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    assert "staff desk will refuse sign-ins" in output
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes]) -> httpx.Response:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.communicate()[0].decode())
+        try:
+            return httpx.get(url)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within 20 s")
