@@ -78,7 +78,7 @@ def test_styles_are_inlined(html: str) -> None:
     titles = [attrs for tag, attrs in parse(html).tags if tag == "h2"]
     assert titles
     for attrs in titles:
-        assert "color: #0b4f8a" in (attrs.get("style") or "")
+        assert "color:#0b4f8a" in (attrs.get("style") or "")
     quotes = [attrs for tag, attrs in parse(html).tags if tag == "blockquote"]
     assert all("border-left" in (attrs.get("style") or "") for attrs in quotes)
 

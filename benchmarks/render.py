@@ -1,0 +1,207 @@
+"""Rendering overhead: Renderer.email (Jinja → MJML → HTML → inline CSS → checks)
+against a bare mjml-python compile of the same MJML, for a ~100-item demo edition.
+
+    .venv/bin/python benchmarks/render.py [N]
+
+Last line: render_overhead=<edition_ms / bare_mjml_ms> (goal ≤ 3).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import mjml
+
+from digest.config import Settings, validate_config
+from digest.models import Edition, Group, Item, Media, Origin, Section, SocialPost
+from digest.render import Renderer
+
+END = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
+STATES = ["Coastal", "Highland", "Lakeland", "Prairie", "Ridge", "River", "Summit", "Valley"]
+AFFILIATES = ["Bakers", "Carpenters", "Electricians", "Nurses", "Painters", "Stagehands"]
+TOPICS = ["contract vote", "safety win", "picket line", "town hall", "new members", "rally"]
+
+
+def settings(tmp: Path) -> Settings:
+    (tmp / "f.xml").write_text("<rss version='2.0'><channel><title>t</title></channel></rss>")
+    return validate_config(
+        {
+            "organization": {
+                "name": "Demo Federation of Labor",
+                "postal_address": "815 Union Ave, Harbor City, HC 10001",
+                "site_url": "https://news.demo-labor.example",
+                "sender": {"name": "Demo Federation", "email": "news@demo-labor.example"},
+            },
+            "output_dir": str(tmp / "out"),
+            "sources": {
+                "blog": {"type": "feed", "path": str(tmp / "f.xml"), "origin": {"name": "Blog"}}
+            },
+            "formats": {
+                "weekly_list": {"strategy": "list", "title": "List", "template": "weekly_list"}
+            },
+            "newsletters": {
+                "weekly": {
+                    "title": "Working People Weekly",
+                    "schedule": "fri 16:00",
+                    "timezone": "America/New_York",
+                    "formats": ["weekly_list"],
+                }
+            },
+        },
+        base_dir=tmp,
+    )
+
+
+def news(n: int, origin: Origin) -> Item:
+    topic = TOPICS[n % len(TOPICS)]
+    return Item(
+        source_id="demo",
+        guid=f"n{n}",
+        url=f"https://news.example.com/{n}-{topic.replace(' ', '-')}",
+        title=f"Workers report progress on a {topic} in story {n}",
+        origin=origin,
+        published_at=END - timedelta(hours=n),
+        summary=f"<p>Members described the {topic} and what comes next for the local, "
+        "including the bargaining calendar and the next membership meeting.</p>",
+        extra={"quote": "We stood together and it worked.", "quote_by": "A shop steward"},
+    )
+
+
+def social(n: int, origin: Origin) -> Item:
+    handle = origin.name.lower().replace(" ", "") + ".example"
+    return Item(
+        source_id="bsky",
+        guid=f"p{n}",
+        url=f"https://bsky.app/profile/{handle}/post/{n}",
+        title=origin.name,
+        origin=origin,
+        published_at=END - timedelta(hours=n),
+        media=(Media(f"https://cdn.example.net/{n}.jpg", "Members at the event"),)
+        if n % 3 == 0
+        else (),
+        post=SocialPost(
+            platform="bluesky" if n % 4 else "x",
+            post_url=f"https://bsky.app/profile/{handle}/post/{n}",
+            author_handle=handle,
+            author_name=origin.name,
+            avatar_url=f"https://cdn.example.net/av/{n}.jpg",
+            text=f"Great turnout for the {TOPICS[n % 6]} today! https://example.org/e/{n}",
+        ),
+    )
+
+
+def groups(names: list[str], kind: str, start: int, per: int) -> list[Group]:
+    out = []
+    for i, name in enumerate(names):
+        origin = Origin(name, kind)
+        out.append(Group(name, [social(start + i * per + j, origin) for j in range(per)]))
+    return out
+
+
+def demo_edition() -> Edition:
+    outlet = Origin("Harbor City Ledger", "news_outlet")
+    sections = [
+        Section(
+            "weekly_list",
+            "Working People Weekly List",
+            "This week's stories.",
+            "weekly_list",
+            items=[news(n, outlet) for n in range(30)],
+        ),
+        Section(
+            "in_the_states",
+            "In the States",
+            "",
+            "in_the_states",
+            groups=groups([f"{s} AFL-CIO" for s in STATES], "state_federation", 100, 3),
+        ),
+        Section(
+            "affiliates_doing",
+            "What Working People Are Doing",
+            "",
+            "affiliates_doing",
+            groups=groups(AFFILIATES, "affiliate", 200, 3),
+        ),
+        Section(
+            "worker_wins",
+            "Worker Wins",
+            "",
+            "worker_wins",
+            items=[news(n, Origin("Local 7", "affiliate")) for n in range(300, 318)],
+        ),
+        Section("spotlight", "Spotlight", "", "spotlight", items=[news(400, outlet)]),
+        Section(
+            "affiliate_profile",
+            "Get to Know Our Affiliates",
+            "",
+            "affiliate_profile",
+            data={
+                "name": "Bakers Union",
+                "fields": [{"label": "Members", "value": "9,000"}],
+                "links": [{"label": "Website", "url": "https://bakers.example.org"}],
+            },
+        ),
+        Section(
+            "political_action",
+            "Political Action",
+            "",
+            "political_action",
+            data={
+                "endorsements_by_state": [
+                    {"state": s, "entries": [{"office": "Governor", "candidate": f"Candidate {s}"}]}
+                    for s in STATES
+                ],
+                "deadlines": [
+                    {"state": s, "label": "Register", "date": "2026-12-01"} for s in STATES
+                ],
+                "campaign": {
+                    "title": "Pass the bill",
+                    "summary": "<p>Call now.</p>",
+                    "cta_label": "Call",
+                    "cta_url": "https://act.example.org",
+                },
+            },
+        ),
+    ]
+    return Edition(
+        "weekly", "Working People Weekly", "Weekly: Nov 20", END - timedelta(days=7), END, sections
+    )
+
+
+def per_call_ms(call: Callable[[], object], n: int, batches: int = 3) -> float:
+    """Best of a few batches of n calls: the machine is shared, the minimum is the signal."""
+    call()  # warm up (template compile, caches)
+    best = float("inf")
+    for _ in range(batches):
+        start = time.perf_counter()
+        for _ in range(n):
+            call()
+        best = min(best, (time.perf_counter() - start) * 1000 / n)
+    return best
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    with tempfile.TemporaryDirectory() as tmp:
+        renderer = Renderer(settings(Path(tmp)))
+        edition = demo_edition()
+        rendered = renderer.email(edition)
+        source = rendered.mjml
+        edition_ms = per_call_ms(lambda: renderer.email(edition), n)
+        bare_ms = per_call_ms(lambda: mjml.mjml2html(source, disable_comments=True, fonts={}), n)
+    print(
+        f"items={edition.item_count} sections={len(edition.sections)} runs={n} (best of 3 batches)"
+    )
+    print(f"html_bytes={rendered.html_bytes} text_bytes={len(rendered.text.encode())}")
+    print(f"edition_ms={edition_ms:.2f} (Renderer.email: jinja + mjml + css-inline + checks)")
+    print(f"bare_mjml_ms={bare_ms:.2f} (mjml2html of the same MJML)")
+    print(f"render_overhead={edition_ms / bare_ms:.2f}")
+
+
+if __name__ == "__main__":
+    main()
