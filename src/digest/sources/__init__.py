@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.errors import SourceError
@@ -129,7 +130,11 @@ def _load_states(store: Store, source_ids: list[str]) -> dict[str, dict[str, Any
 
 
 def _save(store: Store, outcomes: list[Outcome], report: RunReport, now: datetime) -> None:
+    """Items and fetch state in one transaction, so validators never outlive their items."""
     with store.session() as session:
+        counts = _store_items(session, [o for o in outcomes if o.error is None], now)
+        report.items_new += counts["new"]
+        report.items_updated += counts["updated"]
         for outcome in outcomes:
             report.warnings.extend(outcome.warnings)
             row = session.get(SourceState, outcome.source_id) or SourceState(
@@ -142,19 +147,31 @@ def _save(store: Store, outcomes: list[Outcome], report: RunReport, now: datetim
                 report.warn(f"source '{outcome.source_id}' failed: {outcome.error}")
                 row.status, row.error = "error", outcome.error
                 continue
-            try:
-                with session.begin_nested():  # a bad item rolls back only its own source
-                    counts = upsert_many(session, outcome.items, now)
-            except Exception as exc:
-                report.sources_failed += 1
-                report.warn(f"source '{outcome.source_id}' failed to store: {exc!r}")
-                row.status, row.error = "error", f"storing items: {exc!r}"
-                continue
             report.sources_read += 1
-            report.items_new += counts["new"]
-            report.items_updated += counts["updated"]
             row.status = str(outcome.state.get("status", "ok"))
             row.error = None
             row.etag = outcome.state.get("etag")
             row.last_modified = outcome.state.get("last_modified")
             row.cursor = outcome.state.get("cursor") or None
+
+
+def _store_items(session: Session, outcomes: list[Outcome], now: datetime) -> dict[str, int]:
+    """All items in one batch; if that fails, source by source so one bad source is
+    marked failed and the rest are still stored."""
+    try:
+        with session.begin_nested():
+            counts = upsert_many(session, [i for o in outcomes for i in o.items], now)
+            return {str(key): value for key, value in counts.items()}
+    except Exception:
+        pass
+    totals = {"new": 0, "updated": 0, "unchanged": 0}
+    for outcome in outcomes:
+        try:
+            with session.begin_nested():
+                counts = upsert_many(session, outcome.items, now)
+        except Exception as exc:
+            outcome.error = f"storing items failed: {exc!r}"
+            continue
+        for key, value in counts.items():
+            totals[key] += value
+    return totals

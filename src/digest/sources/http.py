@@ -23,6 +23,9 @@ from digest.errors import DigestError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+# Few idle connections: httpcore checks every idle one on each request (quadratic with
+# many), and a collect rarely asks one host twice.
+KEEPALIVE = 4
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -155,9 +158,7 @@ def make_client(
     resolver: Resolver = system_resolver,
 ) -> httpx.AsyncClient:
     """A client whose every request is guarded; ``transport`` is for tests (MockTransport)."""
-    limits = httpx.Limits(
-        max_connections=network.concurrency, max_keepalive_connections=network.concurrency
-    )
+    limits = httpx.Limits(max_connections=network.concurrency, max_keepalive_connections=KEEPALIVE)
     pin = transport is None
     inner = transport or httpx.AsyncHTTPTransport(limits=limits)
     guarded = GuardedTransport(
