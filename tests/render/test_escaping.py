@@ -104,3 +104,18 @@ def test_post_text_is_escaped_and_linked(
     assert re.search(
         r'<a href="https://rally.example.org/now"[^>]*>rally.example.org/now</a>\.', html
     )
+
+
+def test_markup_inside_attributes_does_not_trip_the_checks(
+    settings: Settings,
+    section_builders: dict[str, Callable[[], Section]],
+    make_edition: Callable[..., Edition],
+) -> None:
+    section = section_builders["weekly_list"]()
+    first = section.items[0]
+    first.summary = (
+        '<p><img src="https://cdn.example.net/a.png" alt="<script>x</script> <mj-x>"></p>'
+    )
+    rendered = Renderer(settings).email(make_edition([section], title="<mj-text> & <iframe>"))
+    assert "iframe" not in tag_names(rendered.html)
+    assert "script" not in tag_names(rendered.html)
