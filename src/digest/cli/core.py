@@ -56,7 +56,8 @@ def print_report(report: RunReport) -> None:
         ("social posts", report.posts),
     ]
     for label, value in rows:
-        table.add_row(label, str(value))
+        if value:  # a zero row is noise: a collect sends nothing, a send collects nothing
+            table.add_row(label, str(value))
     for label, where in report.outputs.items():
         table.add_row(label, where)
     console.print(table)
