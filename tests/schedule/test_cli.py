@@ -49,7 +49,7 @@ def test_runs_lists_past_and_upcoming(raw_config: dict[str, Any], tmp_path: Path
     lines = {line.split("│")[1].strip(): line for line in out.splitlines()
              if "│ weekly" in line and line.split("│")[1].strip()}
     assert "succeeded" in lines["1"] and "42.0s" in lines["1"] and " 5 " in lines["1"]
-    assert "skipped" in lines["2"] and "beyond the grace" in lines["2"]
+    assert "skipped" in lines["2"] and "late is beyond" in lines["2"]
     assert "failed" in lines["3"] and "template error" in lines["3"]
 
 

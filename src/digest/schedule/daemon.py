@@ -20,6 +20,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from apscheduler.events import EVENT_SCHEDULER_STARTED
+
 from digest.config import Settings, load_config
 from digest.logs import event
 from digest.notify import NoticeError, send_notice
@@ -274,6 +276,16 @@ class Daemon:
             self.scheduler.add_job(reload_job, jobstore="memory", id="reload",
                                    replace_existing=True, misfire_grace_time=None)
 
+    def _on_started(self, jobs: list[str], lock_description: str) -> None:
+        # A SIGTERM that came before the scheduler was running is honoured here.
+        if self.stopping.is_set():
+            self.scheduler.shutdown(wait=False)
+            return
+        # Before start() only pending jobs are visible: drop stored jobs that left config now.
+        jobs = self.sync_jobs(self.scheduler)
+        event(log, "scheduler.started", pid=os.getpid(), jobs=",".join(jobs),
+              lock=lock_description)
+
     def wait_inflight(self, timeout: float) -> bool:
         """Wait for runs in progress to end; False if some are still going after ``timeout``."""
         with self._inflight_changed:
@@ -302,10 +314,11 @@ class Daemon:
                                    next_run_time=datetime.now(UTC), misfire_grace_time=None)
             if hasattr(signal, "SIGHUP"):
                 signal.signal(signal.SIGHUP, self._request_reload)
-            event(log, "scheduler.started", pid=os.getpid(), jobs=",".join(jobs),
-                  lock=held.description)
+            self.scheduler.add_listener(
+                lambda _: self._on_started(jobs, held.description), EVENT_SCHEDULER_STARTED
+            )
             if not self.stopping.is_set():
-                self.scheduler.start()
+                self.scheduler.start()  # blocks until shutdown
             clean = self.wait_inflight(self.stop_timeout)
             event(log, "scheduler.stopped", clean=clean)
             return clean
