@@ -18,9 +18,10 @@ from digest.config import (
     XChannel,
 )
 from digest.editions import build_edition
+from digest.errors import DigestError
 from digest.models import Edition, RunReport
 from digest.store import Store, open_store
-from digest.timing import Period, last_fire_time, period_ending
+from digest.timing import Period, period_ending
 
 EMAIL_CHANNELS = (MaildirChannel, SmtpChannel)
 SOCIAL_CHANNELS = (SocialOutboxChannel, BlueskyChannel, XChannel)
@@ -32,8 +33,12 @@ def current_period(settings: Settings, newsletter_id: str, now: datetime) -> Per
     Periods follow the schedule, not the moment a command is typed, so running the
     same newsletter twice by hand resumes one edition instead of making a second.
     """
+    from digest.schedule.triggers import latest_send_time
+
     newsletter = settings.newsletters[newsletter_id]
-    end = last_fire_time(newsletter.schedule, newsletter.timezone, now)
+    end = latest_send_time(newsletter, now)
+    if end is None:
+        raise DigestError(f"newsletter '{newsletter_id}': its schedule has no run before {now}")
     return period_ending(end, newsletter.period, newsletter.timezone)
 
 

@@ -105,19 +105,3 @@ def period_ending(end: datetime, length: timedelta, tz: str) -> Period:
     end_local = end.astimezone(zone)
     return Period(start=end_local - length, end=end_local)
 
-
-def last_fire_time(schedule: str, tz: str, now: datetime) -> datetime:
-    """The most recent scheduled time at or before ``now`` (in the newsletter's zone)."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    trigger = CronTrigger(timezone=ZoneInfo(tz), **parse_schedule(schedule).as_kwargs())
-    # Look back far enough for monthly schedules; step forward to the last one ≤ now.
-    probe = now.astimezone(ZoneInfo(tz)) - timedelta(days=62)
-    last: datetime | None = None
-    fire = trigger.get_next_fire_time(None, probe)
-    while fire is not None and fire <= now:
-        last = fire
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-    if last is None:
-        raise ValueError(f"schedule '{schedule}' has no run in the two months before {now}")
-    return last

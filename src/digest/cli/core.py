@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -60,7 +61,8 @@ def print_report(report: RunReport) -> None:
             table.add_row(label, str(value))
     for label, where in report.outputs.items():
         table.add_row(label, where)
-    console.print(table)
+    if table.row_count:
+        console.print(table)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
@@ -188,8 +190,12 @@ def warn_if_demo_key(settings: Settings) -> None:
 def run_all(
     settings: Settings, names: list[str], now: datetime, store: Store, collect_first: bool
 ) -> list[RunReport]:
-    """Collect once, then run each newsletter for its current period."""
-    from digest.pipeline import collect_stage, run_newsletter
+    """Collect once, then run each newsletter's current period through the run ledger.
+
+    This is the scheduler's path too (digest.schedule.run_period): a period that already
+    succeeded is not run again, and one that failed or crashed is resumed.
+    """
+    from digest.pipeline import collect_stage
 
     warn_if_demo_key(settings)
     reports = []
@@ -200,8 +206,39 @@ def run_all(
         reports.append(collect_report)
     for name in names:
         with console.status(f"Running {name}…"):
-            reports.append(run_newsletter(settings, name, now=now, store=store, collect=False))
+            reports.append(run_one(settings, store, name, now))
     return reports
+
+
+def run_one(settings: Settings, store: Store, name: str, now: datetime) -> RunReport:
+    from digest.schedule import run_period
+    from digest.schedule.runs import default_runner
+    from digest.schedule.triggers import latest_send_time
+
+    fire = latest_send_time(settings.newsletters[name], now)
+    if fire is None:
+        raise DigestError(f"newsletter '{name}': its schedule has no run before {now}")
+
+    def runner(*args: Any, **kwargs: Any) -> RunReport:
+        kwargs["collect"] = False  # collected once for all newsletters above
+        return default_runner(*args, **kwargs)
+
+    result = run_period(settings, store, name, fire, now=now, runner=runner)
+    if result.outcome == "already_done":
+        report = RunReport(newsletter=name)
+        report.warn(f"{name}: the period ending {result.period_key} already ran; nothing to do")
+        return report
+    report = _stored_report(result.record.report if result.record else None, name)
+    if result.outcome not in ("succeeded",):
+        error = result.record.error if result.record and result.record.error else ""
+        report.warn(f"{name}: run {result.outcome}{': ' + error if error else ''}")
+    return report
+
+
+def _stored_report(data: dict[str, Any] | None, name: str) -> RunReport:
+    fields = set(RunReport.__dataclass_fields__)
+    known = {k: v for k, v in (data or {}).items() if k in fields}
+    return RunReport(**{**known, "newsletter": name})
 
 
 @app.command()
@@ -212,6 +249,9 @@ def run(
     all_: bool = typer.Option(False, "--all", help="Run every newsletter."),
     at: str | None = typer.Option(None, "--at", help=AT_HELP),
     no_collect: bool = typer.Option(False, "--no-collect", help="Use stored items only."),
+    now_flag: bool = typer.Option(
+        False, "--now", help="Run now, by hand (the default; the scheduler takes the same path)."
+    ),
 ) -> None:
     """Collect → build → deliver → post, for the current period; safe to rerun."""
     settings = settings_from(ctx)
