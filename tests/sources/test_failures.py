@@ -130,3 +130,19 @@ def test_private_targets_are_refused_by_default_in_a_collect(url, make_settings,
     [warning] = [w for w in report.warnings if "sneaky" in w]
     assert "refused" in warning and "allow_private" in warning
     assert all("93.184.216.34" in r for r in requested)  # nothing private was ever requested
+
+
+def test_only_reads_the_named_sources(server, local_settings, store, now):
+    server.add("/a", rss("A", "https://a.example.org/1"))
+    server.add("/b", rss("B", "https://b.example.org/1"))
+    settings = local_settings(
+        {
+            "a": {"type": "feed", "url": server.url("/a"), "origin": ORIGIN},
+            "b": {"type": "feed", "url": server.url("/b"), "origin": ORIGIN},
+        }
+    )
+    report = RunReport()
+    collect(settings, store, report, now=now, only=["b", "nope"])
+    assert (report.sources_read, report.items_new) == (1, 1)
+    assert server.hits_for("/a") == []
+    assert report.warnings == ["source 'nope': not in config.yaml; skipped"]

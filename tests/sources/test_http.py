@@ -192,3 +192,31 @@ def test_a_slow_server_times_out() -> None:
 
     with pytest.raises(FetchError, match="timed out"):
         asyncio.run(go())
+
+
+def test_connection_is_pinned_to_the_checked_address() -> None:
+    """With the real network transport the checked IP is dialled, not a second lookup."""
+    from digest.sources.http import GuardedTransport
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    guard = GuardedTransport(
+        httpx.MockTransport(handler),
+        allow_private=False,
+        resolver=resolves_to(PUBLIC),
+        pin=True,
+    )
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=guard) as client:
+            await client.get("https://feeds.example.org/rss")
+
+    asyncio.run(go())
+    [request] = seen
+    assert request.url.host == PUBLIC
+    assert request.headers["Host"] == "feeds.example.org"
+    assert request.extensions["sni_hostname"] == "feeds.example.org"
