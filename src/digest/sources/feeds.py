@@ -53,9 +53,11 @@ def _entry_time(entry: Any, ctx: SourceContext) -> datetime:
 
 
 def parse_xml_feed(result: FetchResult, config: FeedSource, ctx: SourceContext) -> list[Item]:
-    headers = {"content-location": result.url}
-    if "content-type" in result.headers:
-        headers["content-type"] = result.headers["content-type"]
+    # Local files have no Content-Type; without one feedparser calls any feed ill-formed.
+    headers = {
+        "content-location": result.url,
+        "content-type": result.headers.get("content-type", "application/xml"),
+    }
     if b"<!ENTITY" in result.content[:65536]:
         # feedparser only turns off external entities; internal ones can explode.
         raise SourceError(
