@@ -24,7 +24,7 @@ from digest.sources import csv, curated, feeds  # noqa: F401  (they register the
 from digest.sources.base import READERS, SourceContext
 from digest.sources.http import make_client
 from digest.store import Store
-from digest.store.items import upsert_many
+from digest.store.items import upsert_items
 from digest.store.tables import SourceState
 
 OPTIONAL_READERS = ("digest.sources.bluesky", "digest.sources.x")
@@ -160,7 +160,7 @@ def _store_items(session: Session, outcomes: list[Outcome], now: datetime) -> di
     marked failed and the rest are still stored."""
     try:
         with session.begin_nested():
-            counts = upsert_many(session, [i for o in outcomes for i in o.items], now)
+            counts = upsert_items(session, [i for o in outcomes for i in o.items], now)
             return {str(key): value for key, value in counts.items()}
     except Exception:
         pass
@@ -168,7 +168,7 @@ def _store_items(session: Session, outcomes: list[Outcome], now: datetime) -> di
     for outcome in outcomes:
         try:
             with session.begin_nested():
-                counts = upsert_many(session, outcome.items, now)
+                counts = upsert_items(session, outcome.items, now)
         except Exception as exc:
             outcome.error = f"storing items failed: {exc!r}"
             continue

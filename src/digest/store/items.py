@@ -6,10 +6,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from digest.models import Item
@@ -32,50 +32,85 @@ def canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, urlencode(query), ""))
 
 
-def _content_hash(item: Item) -> str:
-    data = item.to_dict()
-    data.pop("id", None)
+def content_hash(data: dict[str, Any]) -> str:
+    """A fingerprint of an item's stored form, to tell an edited entry from an unchanged one."""
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def upsert_item(session: Session, item: Item, now: datetime) -> Outcome:
-    """Store an item once: the same (source, guid) or canonical URL updates, never duplicates."""
-    canon = canonical_url(item.url) if item.url else f"guid:{item.guid}"
-    row = session.scalars(
-        select(ItemRow).where(ItemRow.source_id == item.source_id, ItemRow.guid == item.guid)
-    ).first()
-    if row is None:
-        row = session.scalars(select(ItemRow).where(ItemRow.canonical_url == canon)).first()
-    digest = _content_hash(item)
-    if row is None:
-        session.add(
-            ItemRow(
-                source_id=item.source_id,
-                guid=item.guid,
-                canonical_url=canon,
-                content_hash=digest,
-                published_at=item.published_at,
-                collected_at=now,
-                updated_at=now,
-                data=item.to_dict(),
-            )
-        )
-        return "new"
-    if row.content_hash == digest:
-        return "unchanged"
-    row.content_hash = digest
-    row.data = item.to_dict()
-    row.published_at = item.published_at
-    row.updated_at = now
-    return "updated"
-
-
 def upsert_items(session: Session, items: Iterable[Item], now: datetime) -> dict[Outcome, int]:
+    """Store items once each; a batch is looked up in a few queries and written together.
+
+    - the same (source, guid) again updates the stored item when its content changed;
+    - the same canonical URL from another source is the same story: the first source
+      keeps it, and the copy counts as unchanged (so two sources never overwrite each
+      other on every collect);
+    - duplicates inside one batch follow the same rules.
+    """
+    batch = list(items)
+    canons = [canonical_url(i.url) if i.url else f"guid:{i.guid}" for i in batch]
+    by_key: dict[tuple[str, str], ItemRow | dict[str, Any]] = {}
+    by_canon: dict[str, ItemRow | dict[str, Any]] = {}
+    for found in _existing_rows(session, batch, canons):
+        by_key[(found.source_id, found.guid)] = found
+        by_canon.setdefault(found.canonical_url, found)
     counts: dict[Outcome, int] = {"new": 0, "updated": 0, "unchanged": 0}
-    for item in items:
-        counts[upsert_item(session, item, now)] += 1
-        session.flush()  # so a later duplicate in the same batch finds this row
+    inserts: list[dict[str, Any]] = []
+    for item, canon in zip(batch, canons, strict=True):
+        data = item.to_dict()
+        data.pop("id", None)
+        digest = content_hash(data)
+        same_source = by_key.get((item.source_id, item.guid))
+        target = same_source if same_source is not None else by_canon.get(canon)
+        if target is None:
+            row = _new_row(item, canon, digest, data, now)
+            inserts.append(row)
+            by_key[(item.source_id, item.guid)] = row
+            by_canon.setdefault(canon, row)
+            counts["new"] += 1
+        elif same_source is None or _get(target, "content_hash") == digest:
+            counts["unchanged"] += 1
+        else:
+            _update(target, item, digest, data, now)
+            counts["updated"] += 1
+    if inserts:
+        session.execute(insert(ItemRow), inserts)
+    session.flush()
     return counts
+
+
+def _new_row(
+    item: Item, canon: str, digest: str, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
+        "source_id": item.source_id,
+        "guid": item.guid,
+        "canonical_url": canon,
+        "content_hash": digest,
+        "published_at": item.published_at,
+        "collected_at": now,
+        "updated_at": now,
+        "data": data,
+    }
+
+
+def _get(target: ItemRow | dict[str, Any], name: str) -> Any:
+    return target[name] if isinstance(target, dict) else getattr(target, name)
+
+
+def _update(
+    target: ItemRow | dict[str, Any], item: Item, digest: str, data: dict[str, Any], now: datetime
+) -> None:
+    values = {
+        "content_hash": digest,
+        "data": data,
+        "published_at": item.published_at,
+        "updated_at": now,
+    }
+    if isinstance(target, dict):  # a row of this batch not yet inserted
+        target.update(values)
+    else:
+        for name, value in values.items():
+            setattr(target, name, value)
 
 
 def items_between(
@@ -95,51 +130,6 @@ def items_between(
         item.id = row.id
         items.append(item)
     return items
-
-
-def upsert_many(session: Session, items: Iterable[Item], now: datetime) -> dict[Outcome, int]:
-    """``upsert_items`` for large batches (a collect of many feeds): the same rules, but the
-    existing rows are looked up in a few queries and written in one flush instead of two
-    queries and a flush per item."""
-    batch = list(items)
-    canon_of = [canonical_url(i.url) if i.url else f"guid:{i.guid}" for i in batch]
-    by_key: dict[tuple[str, str], ItemRow] = {}
-    by_canon: dict[str, ItemRow] = {}
-    for found in _existing_rows(session, batch, canon_of):
-        by_key[(found.source_id, found.guid)] = found
-        by_canon.setdefault(found.canonical_url, found)
-    counts: dict[Outcome, int] = {"new": 0, "updated": 0, "unchanged": 0}
-    for item, canon in zip(batch, canon_of, strict=True):
-        row = by_key.get((item.source_id, item.guid)) or by_canon.get(canon)
-        data = item.to_dict()  # once: asdict is the slow part of a large batch
-        data.pop("id", None)
-        digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-        data["id"] = item.id
-        if row is None:
-            row = ItemRow(
-                source_id=item.source_id,
-                guid=item.guid,
-                canonical_url=canon,
-                content_hash=digest,
-                published_at=item.published_at,
-                collected_at=now,
-                updated_at=now,
-                data=data,
-            )
-            session.add(row)
-            by_key[(item.source_id, item.guid)] = row
-            by_canon.setdefault(canon, row)
-            counts["new"] += 1
-        elif row.content_hash == digest:
-            counts["unchanged"] += 1
-        else:
-            row.content_hash = digest
-            row.data = data
-            row.published_at = item.published_at
-            row.updated_at = now
-            counts["updated"] += 1
-    session.flush()
-    return counts
 
 
 def _existing_rows(session: Session, batch: list[Item], canons: list[str]) -> list[ItemRow]:
