@@ -77,8 +77,8 @@ def test_rss_atom_json_and_local_path_all_land(
     for unsafe in ("onclick", "javascript:", "<script", "alert", "open.gif"):
         assert unsafe not in ratified.summary
     assert "Members voted 94% to ratify." in ratified.summary
-    # relative links in content resolve against the feed's own address (as feedparser does)
-    assert f'href="{server.base}/news/ratified#terms"' in ratified.body
+    # relative links in content resolve against the entry's own link
+    assert 'href="https://nurses.example.org/news/ratified#terms"' in ratified.body
     assert rss["https://nurses.example.org/news/rally"].media[0].url.endswith("rally-thumb.jpg")
 
     atom = _items(store, "lakeshore")["tag:lakeshore.example.org,2026:min-wage"]
