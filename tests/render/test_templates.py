@@ -178,12 +178,4 @@ def test_oversized_email_fails_with_its_size(
 
 
 def _email_context(renderer: Renderer, edition: Edition) -> dict[str, object]:
-    from digest.render import placeholders
-
-    context = renderer._context(edition)
-    context.update(
-        unsubscribe_url=placeholders.UNSUBSCRIBE_URL,
-        preferences_url=placeholders.PREFERENCES_URL,
-        subscriber_name=placeholders.SUBSCRIBER_NAME,
-    )
-    return context
+    return renderer._email_context(edition)

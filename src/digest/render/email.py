@@ -16,13 +16,13 @@ from digest.config import Settings
 from digest.models import Edition
 from digest.render import checks, placeholders
 from digest.render.mjml_html import compile_mjml, inline_css, split_inline_css
-from digest.render.templates import make_environment, render
+from digest.render.templates import STYLES_TEMPLATE, make_environment, module, render
+from digest.render.views import EmailView, FragmentStyles
 from digest.urls import archive_url, edition_url
 
 EMAIL_MJML = "email/base.mjml.j2"
 EMAIL_TEXT = "email/base.txt.j2"
 WEB_PAGE = "web/edition.html.j2"
-TRAILING_SPACE = re.compile(r"[ \t]+$", re.M)
 EXTRA_BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -50,12 +50,7 @@ class Renderer:
         return render(self.env, name, context)
 
     def email(self, edition: Edition) -> RenderedEmail:
-        context = self._context(edition)
-        context.update(
-            unsubscribe_url=placeholders.UNSUBSCRIBE_URL,
-            preferences_url=placeholders.PREFERENCES_URL,
-            subscriber_name=placeholders.SUBSCRIBER_NAME,
-        )
+        context = self._email_context(edition)
         source = render(self.env, EMAIL_MJML, context)
         html = self.mjml_to_html(source, EMAIL_MJML)
         text = tidy_text(render(self.env, EMAIL_TEXT, context))
@@ -72,6 +67,19 @@ class Renderer:
         context["archive_url"] = archive_url(self.settings, edition.newsletter)
         return render(self.env, WEB_PAGE, context)
 
+    def _email_context(self, edition: Edition) -> dict[str, Any]:
+        """The context of both email templates; ``views`` is shared by the two passes."""
+        context = self._context(edition)
+        styles = module(self.env, STYLES_TEMPLATE)
+        context.update(
+            unsubscribe_url=placeholders.UNSUBSCRIBE_URL,
+            preferences_url=placeholders.PREFERENCES_URL,
+            subscriber_name=placeholders.SUBSCRIBER_NAME,
+            style=styles,
+            views=EmailView(FragmentStyles.from_module(styles), context["timezone"]),
+        )
+        return context
+
     def _context(self, edition: Edition) -> dict[str, Any]:
         newsletter = self.settings.newsletters.get(edition.newsletter)
         return {
@@ -85,5 +93,5 @@ class Renderer:
 
 def tidy_text(text: str) -> str:
     """No trailing spaces, at most one blank line in a row, one final newline."""
-    text = TRAILING_SPACE.sub("", text)
+    text = "\n".join([line.rstrip(" \t") for line in text.split("\n")])
     return EXTRA_BLANK_LINES.sub("\n\n", text).strip() + "\n"

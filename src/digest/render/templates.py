@@ -7,18 +7,24 @@ override can ``{% extends "default:email/base.mjml.j2" %}`` and change one block
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
+from jinja2.ext import Extension
+from markupsafe import escape
 
 from digest.config import Settings
 from digest.errors import TemplateError
 from digest.render import filters
 
+T = TypeVar("T")
+STYLES_TEMPLATE = "email/inline_styles.j2"
+STYLE_REF = re.compile(r"\{\{ style\.([a-zA-Z_]\w*) \}\}")
 DEFAULT_PREFIX = "default:"
 # Template suffixes rendered without HTML escaping (plain-text parts, social posts).
 PLAIN_SUFFIXES = (".txt", ".text")
@@ -47,19 +53,56 @@ class DigestLoader(jinja2.BaseLoader):
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
         if template.startswith(DEFAULT_PREFIX):
-            return self.defaults.get_source(environment, template[len(DEFAULT_PREFIX) :])
+            return self._default(environment, template[len(DEFAULT_PREFIX) :])
         if self.override is not None:
             try:
                 return self.override.get_source(environment, template)
             except jinja2.TemplateNotFound:
                 pass
-        return self.defaults.get_source(environment, template)
+        return self._default(environment, template)
+
+    def _default(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        """A shipped template: compiled once, never checked for changes on disk (each
+        check is a stat per template per render; the overrides are still checked)."""
+        source, filename, _ = self.defaults.get_source(environment, template)
+        return source, filename, _unchanged
 
     def list_templates(self) -> list[str]:
         names = set(self.defaults.list_templates())
         if self.override is not None:
             names.update(self.override.list_templates())
         return sorted(names)
+
+
+def _unchanged() -> bool:
+    return True
+
+
+class InlineStyles(Extension):
+    """Writes ``{{ style.name }}`` as the value email/inline_styles.j2 sets, when the
+    template is compiled: the email's many style attributes then cost nothing per render.
+
+    Values that hold a newline or a brace are left to the template at render time (the
+    context's ``style``), so line numbers and Jinja syntax are never disturbed. Templates
+    compile once per process (see DigestLoader), so a changed inline_styles.j2 in the
+    templates_dir takes effect after a restart.
+    """
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        if "{{ style." not in source or name in (STYLES_TEMPLATE, DEFAULT_PREFIX + STYLES_TEMPLATE):
+            return source
+        styles = self.environment.get_template(STYLES_TEMPLATE).module
+        escaped = autoescape_for(name)
+
+        def value(match: re.Match[str]) -> str:
+            found = getattr(styles, match.group(1), None)
+            if not isinstance(found, str) or "\n" in found or "{" in found:
+                return match.group(0)
+            return str(escape(found)) if escaped else found
+
+        return STYLE_REF.sub(value, source)
 
 
 def autoescape_for(name: str | None) -> bool:
@@ -79,6 +122,7 @@ def make_environment(settings: Settings) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=[InlineStyles],
     )
     filters.install(env)
     env.globals["org"] = settings.organization
@@ -87,8 +131,18 @@ def make_environment(settings: Settings) -> jinja2.Environment:
 
 def render(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
     """Render ``name``; any template problem becomes a TemplateError naming file and line."""
+    return _reported(name, lambda: env.get_template(name).render(context))
+
+
+def module(env: jinja2.Environment, name: str) -> Any:
+    """The variables a template sets (``{% set %}``), like ``{% import name as x %}``."""
+    return _reported(name, lambda: env.get_template(name).module)
+
+
+def _reported(name: str, call: Callable[[], T]) -> T:
+    """``call()``, any Jinja problem with ``name`` turned into a TemplateError."""
     try:
-        return env.get_template(name).render(context)
+        return call()
     except jinja2.TemplateSyntaxError as exc:
         where = exc.filename or exc.name or name
         raise TemplateError(f"{where}, line {exc.lineno}: {exc.message}") from exc

@@ -1,0 +1,235 @@
+"""What the email templates show of each item, computed once per rendered email.
+
+The MJML and the text template both need an item's safe URL, local date, sanitized
+summary and its plain text. ``EmailView`` (one per ``Renderer.email`` call, in the
+context as ``views``) computes each value on first use and keeps it for the other pass;
+item HTML is sanitized again (nh3) once per distinct string in the email. Its tags get
+the email's inline styles here, so no CSS inliner has to run over the compiled email.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from digest.errors import TemplateError
+from digest.models import Group, Item, Media, Section, SocialPost
+from digest.render.filters import (
+    clean_html,
+    format_date,
+    link_to,
+    platform_name,
+    post_text,
+    safe_url,
+)
+from digest.render.plaintext import html_to_text
+from digest.render.templates import STYLES_TEMPLATE
+
+# The inline styles the renderer itself writes (item HTML, links made in Python).
+FRAGMENT_STYLES = ("link", "p", "quoted_p", "blockquote", "img")
+# Start and end tags of sanitized HTML that get a style; quoted values may hold '>'.
+STYLED_TAG = re.compile(r"""<(/?)(p|a|img|blockquote)\b((?:[^>"']+|"[^"]*"|'[^']*')*)>""")
+
+
+@dataclass(frozen=True)
+class FragmentStyles:
+    """The style="" values for tags inside item HTML, from email/inline_styles.j2."""
+
+    link: str
+    p: str
+    quoted_p: str
+    blockquote: str
+    img: str
+
+    @classmethod
+    def from_module(cls, module: Any) -> FragmentStyles:
+        missing = [name for name in FRAGMENT_STYLES if not hasattr(module, name)]
+        if missing:
+            raise TemplateError(f"{STYLES_TEMPLATE} does not set {', '.join(missing)}")
+        return cls(**{name: str(getattr(module, name)) for name in FRAGMENT_STYLES})
+
+    def apply(self, html: str, quoted: bool) -> str:
+        """Sanitized HTML with each p, a, img and blockquote styled as the email's own.
+
+        A paragraph inside a blockquote (ours when ``quoted``, or the item's) gets the
+        quoted paragraph style, as the CSS rule ``blockquote p`` did.
+        """
+        depth = [1 if quoted else 0]
+
+        def styled(match: re.Match[str]) -> str:
+            closing, name, attrs = match.group(1), match.group(2), match.group(3)
+            if closing:
+                if name == "blockquote":
+                    depth[0] -= 1
+                return match.group(0)
+            attrs = attrs.rstrip().removesuffix("/").rstrip()
+            if name == "p":
+                style = self.quoted_p if depth[0] > 0 else self.p
+            elif name == "a":
+                style = self.link
+            elif name == "img":
+                style = self.img
+            else:
+                depth[0] += 1
+                style = self.blockquote
+            return f'<{name}{attrs} style="{escape(style)}">'
+
+        return STYLED_TAG.sub(styled, html)
+
+
+class PostView:
+    """A social post's card values."""
+
+    def __init__(self, post: SocialPost, styles: FragmentStyles) -> None:
+        self.post = post
+        self.avatar = safe_url(post.avatar_url)
+        self.name = post.author_name or post.author_handle
+        self.handle = post.author_handle.replace("@", "", 1)
+        self.platform = platform_name(post.platform)
+        self.url = safe_url(post.post_url)
+        self._styles = styles
+
+    @cached_property
+    def text_html(self) -> Markup:
+        return post_text(self.post.text, self._styles.link)
+
+    @cached_property
+    def view_link(self) -> Markup:
+        """The "View on Bluesky" link, to the post when its URL is safe."""
+        return link_to(f"View on {self.platform}", self.url, self._styles.link)
+
+
+class ItemView:
+    """One item as the email shows it; each value is computed on first use."""
+
+    def __init__(self, item: Item, email: EmailView) -> None:
+        self.item = item
+        self._email = email
+
+    @cached_property
+    def url(self) -> str:
+        return safe_url(self.item.url)
+
+    @cached_property
+    def title_link(self) -> Markup:
+        return link_to(self.item.title, self.url, self._email.styles.link)
+
+    @cached_property
+    def summary_html(self) -> Markup:
+        return self._email.html(self.item.summary)
+
+    @cached_property
+    def quoted_summary_html(self) -> Markup:
+        """The summary for inside a blockquote (its paragraphs styled as quoted)."""
+        return self._email.html(self.item.summary, quoted=True)
+
+    @cached_property
+    def body_html(self) -> Markup:
+        """The body, or the summary when there is no body."""
+        return self._email.html(self.item.body or self.item.summary)
+
+    @cached_property
+    def summary_text(self) -> str:
+        return self._email.text(self.item.summary)
+
+    @cached_property
+    def body_text(self) -> str:
+        return self._email.text(self.item.body or self.item.summary)
+
+    @cached_property
+    def date(self) -> str:
+        """Publication date, long style, in the newsletter's time zone."""
+        return self._email.date(self.item.published_at)
+
+    @cached_property
+    def post(self) -> PostView | None:
+        return PostView(self.item.post, self._email.styles) if self.item.post else None
+
+    @cached_property
+    def card_image(self) -> Media | None:
+        """The post's first image, if its URL is safe (a card shows at most one)."""
+        first = self.item.media[:1]
+        return first[0] if first and safe_url(first[0].url) else None
+
+    @cached_property
+    def image(self) -> Media | None:
+        """The first image with a safe URL (the spotlight's picture)."""
+        return next((m for m in self.item.media if safe_url(m.url)), None)
+
+
+@dataclass(frozen=True)
+class GroupView:
+    group: Group
+    heading_html: Markup
+    items: list[ItemView]
+
+
+class EmailView:
+    """Per-email memo of item views, sanitized HTML and its plain text."""
+
+    def __init__(self, styles: FragmentStyles, timezone: str) -> None:
+        self.styles = styles
+        self.timezone = timezone
+        self._views: dict[int, ItemView] = {}  # by id(): items outlive this render
+        self._clean: dict[str, str] = {}
+        self._styled: dict[tuple[str, bool], Markup] = {}
+        self._text: dict[str, str] = {}
+
+    def of(self, item: Item) -> ItemView:
+        view = self._views.get(id(item))
+        if view is None or view.item is not item:
+            view = self._views[id(item)] = ItemView(item, self)
+        return view
+
+    def items(self, section: Section) -> list[ItemView]:
+        return [self.of(item) for item in section.items]
+
+    def groups(self, section: Section) -> list[GroupView]:
+        return [
+            GroupView(group, self.link(group.heading, group.url), [self.of(i) for i in group.items])
+            for group in section.groups
+        ]
+
+    def link(self, text: object, url: str | None) -> Markup:
+        """``link_to`` with the email's link style."""
+        return link_to(text, url, self.styles.link)
+
+    def html(self, value: str | None, quoted: bool = False) -> Markup:
+        """Untrusted HTML sanitized (again) and styled for the email."""
+        if not value:
+            return Markup("")
+        key = (str(value), quoted)
+        styled = self._styled.get(key)
+        if styled is None:
+            styled = Markup(self.styles.apply(self._sanitized(key[0]), quoted))
+            self._styled[key] = styled
+        return styled
+
+    def text(self, value: str | None) -> str:
+        """Readable plain text of untrusted HTML (sanitized first)."""
+        if not value:
+            return ""
+        value = str(value)
+        text = self._text.get(value)
+        if text is None:
+            text = self._text[value] = html_to_text(self._sanitized(value))
+        return text
+
+    def date(self, value: datetime | date | str | None, style: str = "long") -> str:
+        return format_date(value, self.timezone, style)
+
+    def _sanitized(self, value: str) -> str:
+        return _memo(self._clean, value, clean_html)
+
+
+def _memo(cache: dict[str, str], key: str, compute: Callable[[str], str]) -> str:
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = compute(key)
+    return found
