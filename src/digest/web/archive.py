@@ -17,6 +17,7 @@ from digest.config import Settings
 from digest.render import placeholders
 from digest.site import ArchiveEntry, archive_entries, render_archive_index, render_feed
 from digest.web.pages import page
+from digest.web.state import settings_of, store_of
 
 router = APIRouter()
 
@@ -58,7 +59,7 @@ def _not_found(request: Request) -> HTMLResponse:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     return page(request, "home.html.j2", {"newsletters": settings.newsletters})
 
 
@@ -69,19 +70,19 @@ def archive_home(request: Request) -> HTMLResponse:
 
 @router.get("/archive/{newsletter}/", response_class=HTMLResponse)
 def archive_index(request: Request, newsletter: str) -> HTMLResponse:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     if newsletter not in settings.newsletters:
         return _not_found(request)
-    entries = archive_entries(settings, request.app.state.store, newsletter)
+    entries = archive_entries(settings, store_of(request), newsletter)
     return HTMLResponse(render_archive_index(settings, newsletter, entries))
 
 
 @router.get("/archive/{newsletter}/feed.xml")
 def archive_feed(request: Request, newsletter: str) -> Response:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     if newsletter not in settings.newsletters:
         return _not_found(request)
-    entries = archive_entries(settings, request.app.state.store, newsletter)
+    entries = archive_entries(settings, store_of(request), newsletter)
     return Response(
         render_feed(settings, newsletter, entries),
         media_type="application/atom+xml; charset=utf-8",
@@ -90,14 +91,14 @@ def archive_feed(request: Request, newsletter: str) -> Response:
 
 @router.get("/archive/{newsletter}/{day}/", response_class=HTMLResponse)
 def edition_page(request: Request, newsletter: str, day: str) -> HTMLResponse:
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     if newsletter not in settings.newsletters or len(day) != 10:
         return _not_found(request)
     try:
         wanted = date.fromisoformat(day)
     except ValueError:
         return _not_found(request)
-    entries = archive_entries(settings, request.app.state.store, newsletter)
+    entries = archive_entries(settings, store_of(request), newsletter)
     entry = find_entry(entries, settings, wanted)
     if entry is None:
         return _not_found(request)

@@ -5,8 +5,6 @@ Every page needs a signed-in session; every POST needs the session's CSRF token.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +15,6 @@ from digest.errors import DigestError
 from digest.render import placeholders
 from digest.schedule.approval import approve as approve_edition
 from digest.schedule.approval import hold as hold_edition
-from digest.store import Store
 from digest.store.tables import EditionRow
 from digest.subscribers import InvalidAddress, normalize_email
 from digest.web.auth import (
@@ -33,6 +30,7 @@ from digest.web.auth import (
 )
 from digest.web.dashboard import load_dashboard, run_error_summary
 from digest.web.pages import page
+from digest.web.state import now_of, settings_of, store_of
 
 router = APIRouter(prefix="/desk")
 NO_PASSWORD = (
@@ -48,21 +46,6 @@ class NotSignedIn(Exception):
 
 class CsrfRefused(Exception):
     """A staff POST without the session's CSRF token; answered with a 403."""
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.clock()
-    return now
 
 
 def _codec(request: Request) -> SessionCodec:
@@ -124,7 +107,7 @@ def _back_to_dashboard(notice: str) -> RedirectResponse:
 def _login_page(
     request: Request, session: StaffSession, *, error: str | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    enabled = configured_hash(_settings(request)) is not None
+    enabled = configured_hash(settings_of(request)) is not None
     response = page(
         request,
         "desk/login.html.j2",
@@ -151,7 +134,7 @@ def login_form(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     session = current_session(request) or new_session()
     form = await request.form()
-    encoded = configured_hash(_settings(request))
+    encoded = configured_hash(settings_of(request))
     if encoded is None:
         return _login_page(request, session, status_code=403)
     if not csrf_matches(current_session(request), str(form.get("csrf_token", ""))):
@@ -192,7 +175,7 @@ async def logout(request: Request) -> Response:
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request) -> HTMLResponse:
     session = signed_in(request)
-    data = load_dashboard(_settings(request), _store(request), _now(request))
+    data = load_dashboard(settings_of(request), store_of(request), now_of(request))
     return page(
         request,
         "desk/dashboard.html.j2",
@@ -207,7 +190,7 @@ def dashboard(request: Request) -> HTMLResponse:
 
 
 def _edition(request: Request, edition_id: int) -> EditionRow | None:
-    with _store(request).session() as session:
+    with store_of(request).session() as session:
         return session.get(EditionRow, edition_id)
 
 
@@ -255,7 +238,7 @@ def preview_frame(request: Request, edition_id: int) -> HTMLResponse:
         return HTMLResponse("Not found", status_code=404)
     # Shown inside the preview page's frames: sandboxed, no scripts, framed only by us.
     return HTMLResponse(
-        preview_html(edition.html, _settings(request)),
+        preview_html(edition.html, settings_of(request)),
         headers={
             "Content-Security-Policy": "sandbox; frame-ancestors 'self'; script-src 'none'",
             "X-Frame-Options": "SAMEORIGIN",
@@ -284,7 +267,12 @@ async def _act(
     assert callable(action) and session.user is not None
     try:
         await run_in_threadpool(
-            action, _settings(request), _store(request), edition_id, session.user, _now(request)
+            action,
+            settings_of(request),
+            store_of(request),
+            edition_id,
+            session.user,
+            now_of(request),
         )
     except DigestError as exc:
         return page(
@@ -303,7 +291,7 @@ async def send_test_copy(request: Request, edition_id: int) -> Response:
     assert session.user is not None
     try:
         outcome = await run_in_threadpool(
-            send_test, _settings(request), _store(request), edition_id, session.user
+            send_test, settings_of(request), store_of(request), edition_id, session.user
         )
     except DigestError as exc:
         return page(

@@ -6,7 +6,6 @@ authority, which is what RFC 8058 requires of the one-click endpoint.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,11 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from digest.config import Settings
 from digest.delivery.tokens import BadToken, read_token
 from digest.errors import DigestError
 from digest.render.templates import render
-from digest.store import Store
 from digest.subscribers import InvalidAddress
 from digest.subscriptions import (
     PAUSE_CHOICES,
@@ -35,27 +32,13 @@ from digest.subscriptions import (
     update_preferences,
 )
 from digest.web.pages import page
+from digest.web.state import now_of, settings_of, store_of
 
 router = APIRouter()
 
 HONEYPOT_FIELD = "website"  # hidden from people; bots that fill every field fill it
 SUBSCRIBE_FORM = "web/subscribe"
 PAUSE_LABELS = {"2w": "2 weeks", "1m": "1 month", "3m": "3 months"}
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-def _now(request: Request) -> datetime:
-    now: datetime = request.app.state.clock()
-    return now
 
 
 def client_ip(request: Request) -> str:
@@ -86,7 +69,7 @@ def _subscribe_form(
     error: str | None = None,
     values: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    settings = _settings(request)
+    settings = settings_of(request)
     chosen = (values or {}).get("lists") or request.query_params.getlist("list")
     return page(
         request,
@@ -164,8 +147,8 @@ def _signup_problem(values: dict[str, Any]) -> str | None:
 async def _request(request: Request, values: dict[str, Any]) -> None:
     await run_in_threadpool(
         request_subscription,
-        _settings(request),
-        _store(request),
+        settings_of(request),
+        store_of(request),
         email=values["email"],
         name=values["name"],
         lists=tuple(values["lists"]),
@@ -173,7 +156,7 @@ async def _request(request: Request, values: dict[str, Any]) -> None:
         consent_text_version=consent_version(consent_text(request)),
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
-        now=_now(request),
+        now=now_of(request),
     )
 
 
@@ -189,7 +172,7 @@ def _check_inbox(request: Request, email: str) -> HTMLResponse:
 def confirm_page(request: Request, token: str) -> HTMLResponse:
     """Show a button: link scanners that fetch the link must not confirm for someone."""
     try:
-        read_token(_settings(request).signing_secret(), "confirm", token)
+        read_token(settings_of(request).signing_secret(), "confirm", token)
     except BadToken as exc:
         return _bad_link(request, exc)
     return page(request, "confirm.html.j2", {"token": token})
@@ -197,9 +180,9 @@ def confirm_page(request: Request, token: str) -> HTMLResponse:
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 def confirm_submit(request: Request, token: str) -> HTMLResponse:
-    settings = _settings(request)
+    settings = settings_of(request)
     try:
-        done = confirm_subscription(settings, _store(request), token, _now(request))
+        done = confirm_subscription(settings, store_of(request), token, now_of(request))
     except BadToken as exc:
         return _bad_link(request, exc)
     titles = newsletter_lists(settings)
@@ -217,7 +200,7 @@ def confirm_submit(request: Request, token: str) -> HTMLResponse:
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     """GET changes nothing (mail scanners fetch links); it shows a button that POSTs."""
-    settings = _settings(request)
+    settings = settings_of(request)
     try:
         subscriber_id, list_name = read_subscriber_token(settings, "unsubscribe", token)
     except BadToken as exc:
@@ -244,11 +227,11 @@ async def unsubscribe_post(request: Request, token: str) -> Response:
             {"message": "The request did not say List-Unsubscribe=One-Click.", "expired": False},
             status_code=400,
         )
-    settings = _settings(request)
+    settings = settings_of(request)
     try:
         subscriber_id, list_name = read_subscriber_token(settings, "unsubscribe", token)
         await run_in_threadpool(
-            one_click_unsubscribe, settings, _store(request), token, _now(request)
+            one_click_unsubscribe, settings, store_of(request), token, now_of(request)
         )
     except BadToken as exc:
         return _bad_link(request, exc)
@@ -288,15 +271,15 @@ def preferences_page(request: Request, token: str) -> HTMLResponse:
 def _preferences(
     request: Request, token: str, *, saved: str | None = None, error: str | None = None
 ) -> HTMLResponse:
-    settings = _settings(request)
+    settings = settings_of(request)
     try:
         subscriber_id, _ = read_subscriber_token(settings, "preferences", token)
     except BadToken as exc:
         return _bad_link(request, exc)
-    prefs = load_preferences(_store(request), subscriber_id)
+    prefs = load_preferences(store_of(request), subscriber_id)
     if prefs is None:
         return _bad_link(request, BadToken("this subscriber is no longer on file"))
-    now = _now(request)
+    now = now_of(request)
     paused = prefs.paused_until if prefs.paused_until and prefs.paused_until > now else None
     return page(
         request,
@@ -316,7 +299,7 @@ def _preferences(
 
 @router.post("/p/{token}", response_class=HTMLResponse)
 async def preferences_submit(request: Request, token: str) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     try:
         subscriber_id, _ = read_subscriber_token(settings, "preferences", token)
     except BadToken as exc:
@@ -324,7 +307,9 @@ async def preferences_submit(request: Request, token: str) -> Response:
     form = await request.form()
     try:
         if form.get("action") == "unsubscribe_all":
-            await run_in_threadpool(unsubscribe_all, _store(request), subscriber_id, _now(request))
+            await run_in_threadpool(
+                unsubscribe_all, store_of(request), subscriber_id, now_of(request)
+            )
             saved = "all"
         else:
             pause = str(form.get("pause", "")) or None
@@ -333,11 +318,11 @@ async def preferences_submit(request: Request, token: str) -> Response:
             await run_in_threadpool(
                 lambda: update_preferences(
                     settings,
-                    _store(request),
+                    store_of(request),
                     subscriber_id,
                     lists=tuple(str(v) for v in form.getlist("lists")),
                     pause=pause,
-                    now=_now(request),
+                    now=now_of(request),
                     ip=client_ip(request),
                     user_agent=request.headers.get("user-agent"),
                     consent_text_version=consent_version(consent_text(request)),
