@@ -8,7 +8,7 @@ comms officer reads what to fix instead of a traceback. Secrets are only ever
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,7 +32,7 @@ from digest.config_errors import (
     reference_problems,
 )
 from digest.errors import ConfigError
-from digest.timing import parse_duration, parse_schedule
+from digest.timing import parse_duration, parse_schedule, skipped_local_times
 
 
 class Strict(BaseModel):
@@ -383,6 +383,22 @@ class Settings(Strict):
         if self.signing_key is not None and self.signing_key.is_set():
             return self.signing_key.resolve()
         return "digest-insecure-demo-key:" + self.organization.site_url
+
+
+def config_warnings(settings: Settings, now: datetime) -> list[str]:
+    """Things that are valid but probably not meant: reported, not refused."""
+    warnings = []
+    for name, newsletter in settings.newsletters.items():
+        spec = parse_schedule(newsletter.schedule)
+        gaps = skipped_local_times(spec, newsletter.timezone, now)
+        if gaps:
+            first = gaps[0]
+            warnings.append(
+                f"newsletters.{name}.schedule: {first:%H:%M} does not exist on "
+                f"{first:%Y-%m-%d} in {newsletter.timezone} (the clocks spring forward), so "
+                "that run would be skipped; choose a time outside the changeover hour"
+            )
+    return warnings
 
 
 def load_config(path: str | Path) -> Settings:

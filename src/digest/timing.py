@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -105,3 +105,44 @@ def period_ending(end: datetime, length: timedelta, tz: str) -> Period:
     end_local = end.astimezone(zone)
     return Period(start=end_local - length, end=end_local)
 
+
+def skipped_local_times(
+    spec: CronSpec, tz: str, start: datetime, days: int = 800
+) -> list[datetime]:
+    """Scheduled days on which the send time does not exist (the clocks spring past it).
+
+    Only schedules with a single numeric hour and minute are checked; APScheduler skips
+    such a run, which for a weekly newsletter means a whole week unsent.
+    """
+    if not (spec.hour.isdigit() and spec.minute.isdigit()):
+        return []
+    zone = ZoneInfo(tz)
+    hour, minute = int(spec.hour), int(spec.minute)
+    gaps = []
+    for day in _scheduled_days(spec, start, days):
+        wall = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+        round_trip = wall.astimezone(UTC).astimezone(zone)
+        if (round_trip.hour, round_trip.minute) != (hour, minute):
+            gaps.append(wall)
+    return gaps
+
+
+def _scheduled_days(spec: CronSpec, start: datetime, days: int) -> list[date]:
+    """The calendar days the schedule's day/month/weekday fields select (UTC midnights)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger(
+        day=spec.day,
+        month=spec.month,
+        day_of_week=spec.day_of_week,
+        hour=0,
+        minute=0,
+        timezone=UTC,
+    )
+    end = start + timedelta(days=days)
+    found: list[date] = []
+    fire = trigger.get_next_fire_time(None, start)
+    while fire is not None and fire < end:
+        found.append(fire.date())
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return found

@@ -139,3 +139,23 @@ def test_check_config_command_accepts_the_demo() -> None:
     result = CliRunner().invoke(app, ["--config", str(REPO / "config.yaml"), "check-config"])
     assert result.exit_code == 0, result.output
     assert "valid" in result.output
+
+
+def test_a_send_time_inside_the_spring_forward_gap_is_warned(
+    raw_config: dict[str, Any], tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from digest.config import config_warnings
+
+    raw_config["newsletters"]["weekly"]["schedule"] = "sun 02:30"
+    settings = validate_config(raw_config, base_dir=tmp_path)
+    assert config_warnings(settings, datetime(2026, 11, 22, tzinfo=UTC)) == [
+        "newsletters.weekly.schedule: 02:30 does not exist on 2027-03-14 in America/New_York "
+        "(the clocks spring forward), so that run would be skipped; choose a time outside "
+        "the changeover hour"
+    ]
+    for fine in ("fri 16:00", "fri 02:30"):  # the changeover is on a Sunday
+        raw_config["newsletters"]["weekly"]["schedule"] = fine
+        settings = validate_config(raw_config, base_dir=tmp_path)
+        assert config_warnings(settings, datetime(2026, 11, 22, tzinfo=UTC)) == []

@@ -17,7 +17,10 @@ from digest.models import RunReport
 from digest.store import Store, open_store
 from digest.timing import Period
 
-AT_HELP = "Pretend the run happens at this time (ISO 8601, e.g. 2026-11-20T16:00-05:00)."
+AT_HELP = (
+    "Run as if at this time (ISO 8601, e.g. 2026-11-20T16:00-05:00): the period is the one "
+    "whose scheduled send is the latest at or before it."
+)
 
 
 def parse_at(at: str | None) -> datetime:
@@ -71,7 +74,11 @@ def print_report(report: RunReport) -> None:
 @user_errors
 def check_config(ctx: typer.Context) -> None:
     """Validate config.yaml and report every problem with its path."""
+    from digest.config import config_warnings
+
     settings = settings_from(ctx)
+    for warning in config_warnings(settings, datetime.now(UTC)):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(
         f"{ctx.obj['config_path']}: valid — {len(settings.sources)} sources, "
         f"{len(settings.formats)} formats, {len(settings.newsletters)} newsletters, "
@@ -125,7 +132,7 @@ def _period(settings: Settings, newsletter: str, at: str | None) -> Period:
 def build(
     ctx: typer.Context,
     newsletter: str = typer.Argument(..., help="Newsletter id from config.yaml."),
-    at: str | None = typer.Option(None, "--at", help=AT_HELP),
+    at: str | None = typer.Option(None, "--at", "--period", help=AT_HELP),
 ) -> None:
     """Build and freeze the current period's edition from stored items (no sending)."""
     from digest.editions import build_edition
@@ -150,7 +157,7 @@ def build(
 def preview(
     ctx: typer.Context,
     newsletter: str = typer.Argument(..., help="Newsletter id from config.yaml."),
-    at: str | None = typer.Option(None, "--at", help=AT_HELP),
+    at: str | None = typer.Option(None, "--at", "--period", help=AT_HELP),
     out: Path | None = typer.Option(
         None, "--out", help="Folder for the files (default out/preview)."
     ),
