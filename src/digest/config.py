@@ -272,6 +272,7 @@ class SmtpChannel(Strict):
     host: str
     port: int = 587
     security: Literal["starttls", "tls", "none"] = "starttls"
+    ca_file: Path | None = None  # PEM CA bundle to trust instead of the system's (private CA)
     username: Secret | None = None
     password: Secret | None = None
     pool_size: int = 4
