@@ -80,6 +80,15 @@ def make_edition(headlines: int = 3, edition_id: int | None = None) -> Edition:
 
 
 @pytest.fixture
+def x_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test values for the X channel's four ${X_...} secrets."""
+    from tests.social.fakes import X_SECRETS
+
+    for name in X_SECRETS:
+        monkeypatch.setenv(name, f"test-{name.lower()}")
+
+
+@pytest.fixture
 def social_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
     """Settings whose weekly newsletter has the given channels (name → config)."""
 

@@ -1,16 +1,42 @@
-"""A fake X API v2 behind a requests adapter: real tweepy, scripted answers."""
+"""A fake X API (v2 posts, v1.1 media upload) behind a requests adapter: real tweepy,
+scripted answers in the shapes X documents."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import requests
 from requests.adapters import BaseAdapter
 
+from digest.social.publish import Clock
 from digest.store import Store
 from digest.store.tables import EditionRow
+
+UPLOAD_HOST = "https://upload.twitter.com/"
+NOW = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
+X_CHANNEL = {
+    "type": "x",
+    "consumer_key": "${X_CONSUMER_KEY}",
+    "consumer_secret": "${X_CONSUMER_SECRET}",
+    "access_token": "${X_ACCESS_TOKEN}",
+    "access_token_secret": "${X_ACCESS_TOKEN_SECRET}",
+}
+X_SECRETS = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
+
+
+class FakeClock(Clock):
+    """A clock that starts at NOW and moves only when slept; every sleep is recorded."""
+
+    def __init__(self) -> None:
+        self.moment = NOW
+        self.slept: list[float] = []
+        super().__init__(now=lambda: self.moment, sleep=self._sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.moment += timedelta(seconds=seconds)
 
 
 class FakeX(BaseAdapter):
@@ -22,10 +48,15 @@ class FakeX(BaseAdapter):
         self.failures: list[Callable[[dict[str, object]], requests.Response] | None] = []
         self.creates = 0
         self.requests: list[requests.PreparedRequest] = []
+        self.uploads: list[bytes] = []  # multipart bodies sent to media/upload.json
+        self.metadata: list[dict[str, object]] = []  # JSON bodies of media/metadata/create
+        self.metadata_failures: list[requests.Response] = []
 
     def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
         self.requests.append(request)
         path = request.path_url.split("?")[0]
+        if (request.url or "").startswith(UPLOAD_HOST):
+            return self.media(request, path)
         if request.method == "POST" and path == "/2/tweets":
             body = json.loads(request.body or b"{}")
             self.creates += 1
@@ -43,6 +74,33 @@ class FakeX(BaseAdapter):
             return respond(200, {"data": recent, "meta": {"result_count": len(recent)}})
         return respond(404, {"title": "Not Found Error", "detail": path})
 
+    def media(self, request: requests.PreparedRequest, path: str) -> requests.Response:
+        """upload.twitter.com: simple upload (multipart 'media'), then alt text metadata."""
+        if request.method == "POST" and path == "/1.1/media/upload.json":
+            body = request.body if isinstance(request.body, bytes) else b""
+            self.uploads.append(body)
+            media_id = 1860000000000000000 + len(self.uploads)
+            return respond(
+                200,
+                {
+                    "media_id": media_id,
+                    "media_id_string": str(media_id),
+                    "size": len(body),
+                    "expires_after_secs": 86400,
+                    "image": {"image_type": "image/png", "w": 8, "h": 8},
+                },
+            )
+        if request.method == "POST" and path == "/1.1/media/metadata/create.json":
+            self.metadata.append(json.loads(request.body or b"{}"))
+            if self.metadata_failures:
+                return self.metadata_failures.pop(0)
+            empty = requests.Response()  # X answers 200 with an empty body
+            empty.status_code, empty._content, empty.reason = 200, b"", "OK"
+            return empty
+        return respond(
+            404, {"errors": [{"code": 34, "message": "Sorry, that page does not exist."}]}
+        )
+
     def create(self, body: dict[str, object]) -> requests.Response:
         tweet_id = str(1000 + len(self.tweets))
         text = str(body["text"])
@@ -52,8 +110,15 @@ class FakeX(BaseAdapter):
         shown = " ".join(
             "https://t.co/abc" if w.startswith("https://") else w for w in text.split(" ")
         )
+        media = body.get("media") or {}
+        assert isinstance(media, dict)
         self.tweets.append(
-            {"id": tweet_id, "text": shown, "reply_to": str(reply.get("in_reply_to_tweet_id", ""))}
+            {
+                "id": tweet_id,
+                "text": shown,
+                "reply_to": str(reply.get("in_reply_to_tweet_id", "")),
+                "media_ids": ",".join(map(str, media.get("media_ids", []))),
+            }
         )
         return respond(201, {"data": {"id": tweet_id, "text": shown}})
 
@@ -71,6 +136,7 @@ def respond(
     response.reason = {
         200: "OK",
         201: "Created",
+        400: "Bad Request",
         403: "Forbidden",
         429: "Too Many Requests",
         503: "Service Unavailable",

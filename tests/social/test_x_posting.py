@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from tests.social.conftest import make_edition
 from tests.social.fakes import (
+    NOW,
+    X_CHANNEL,
+    FakeClock,
     FakeX,
     rate_limited,
     respond,
@@ -17,34 +18,9 @@ from tests.social.fakes import (
 
 from digest.models import RunReport
 from digest.social import post_edition
-from digest.social.publish import Clock
 from digest.store.tables import SocialPostRow
 
-X_CHANNEL = {
-    "type": "x",
-    "consumer_key": "${X_CONSUMER_KEY}",
-    "consumer_secret": "${X_CONSUMER_SECRET}",
-    "access_token": "${X_ACCESS_TOKEN}",
-    "access_token_secret": "${X_ACCESS_TOKEN_SECRET}",
-}
-NOW = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def x_credentials(monkeypatch):
-    for name in ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"):
-        monkeypatch.setenv(name, f"test-{name.lower()}")
-
-
-class FakeClock(Clock):
-    def __init__(self) -> None:
-        self.moment = NOW
-        self.slept: list[float] = []
-        super().__init__(now=lambda: self.moment, sleep=self._sleep)
-
-    def _sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.moment += timedelta(seconds=seconds)
+pytestmark = pytest.mark.usefixtures("x_credentials")
 
 
 def _run(settings, store, edition, fake, clock=None, **kw):

@@ -52,7 +52,8 @@ def post_edition(
     """Compose and deliver the edition on each social channel; return the composed posts.
 
     ``publishers`` (by channel name), ``bluesky_request`` (an atproto Request),
-    ``x_session`` (a requests.Session), ``x_api`` (a tweepy.API), ``fetch_image`` and
+    ``x_session`` (a requests.Session, used for API v2 posts and v1.1 media uploads),
+    ``x_api`` (a tweepy.API), ``fetch_image`` and
     ``clock`` are injection points for tests.
     """
     composed: list[Post] = []

@@ -160,7 +160,10 @@ class XPublisher:
                 self.channel.access_token.resolve(),
                 self.channel.access_token_secret.resolve(),
             )
-            self._api = tweepy.API(auth)
+            api = tweepy.API(auth)
+            if self.session is not None:
+                api.session = self.session  # the injected session serves both API versions
+            self._api = api
         return self._api
 
     def _media(self, post: Post) -> list[str] | None:
