@@ -23,6 +23,11 @@ class SourceError(DigestError):
         self.message = message
         super().__init__(f"source '{source_id}': {message}")
 
+    def __reduce__(self) -> tuple[type[SourceError], tuple[str, str]]:
+        # Pickle with the constructor's arguments (default pickling passes only the
+        # formatted text), so a worker process can raise it back to the collect.
+        return (type(self), (self.source_id, self.message))
+
 
 class TemplateError(DigestError):
     """A template failed to render; the message names the template and line."""
