@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,3 +108,52 @@ def social_settings(make_settings: Callable[..., Settings]) -> Callable[..., Set
         return make_settings(channels=raw_channels, newsletters=newsletters, **overrides)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def pds_url() -> Iterator[str]:
+    """A real PDS on loopback, one per test session (skips without Node.js/npm)."""
+    from tests.social.pds_server import start_pds
+
+    yield from start_pds()
+
+
+@pytest.fixture(scope="session")
+def account(pds_url: str) -> str:
+    """The DID of the test account on the PDS."""
+    from atproto import Client, models
+    from tests.social.pds_server import HANDLE, PASSWORD
+
+    client = Client(base_url=pds_url)
+    created = client.com.atproto.server.create_account(
+        models.ComAtprotoServerCreateAccount.Data(
+            handle=HANDLE, email="fed@example.test", password=PASSWORD
+        )
+    )
+    return str(created.did)
+
+
+@pytest.fixture
+def bsky_settings(
+    social_settings: Callable[..., Settings],
+    pds_url: str,
+    account: str,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Settings:
+    """Settings posting to the test account on the local PDS, with its own session file."""
+    from tests.social.pds_server import HANDLE, PASSWORD
+
+    monkeypatch.setenv("BSKY_APP_PASSWORD", PASSWORD)
+    return social_settings(
+        {
+            "bluesky": {
+                "type": "bluesky",
+                "handle": HANDLE,
+                "app_password": "${BSKY_APP_PASSWORD}",
+                "service": pds_url,
+                "session_file": str(tmp_path / "state" / "bsky-session"),
+                "langs": ["en"],
+            }
+        }
+    )

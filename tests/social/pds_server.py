@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from atproto import Client, models
 
 HERE = Path(__file__).parent / "pds"
 READY_TIMEOUT = 120
+HANDLE = "fed.test"
+PASSWORD = "correct-horse-battery"
 
 
 def _free_port() -> int:
@@ -101,3 +104,32 @@ def _wait_ready(process: subprocess.Popen[str]) -> None:
             return
     process.kill()
     pytest.skip("the PDS did not report ready in time")
+
+
+def records(pds_url: str, did: str) -> list[models.ComAtprotoRepoListRecords.Record]:
+    client = Client(base_url=pds_url)
+    found = client.com.atproto.repo.list_records(
+        models.ComAtprotoRepoListRecords.Params(
+            repo=did, collection="app.bsky.feed.post", limit=100
+        )
+    )
+    return list(found.records)
+
+
+def thread_of(
+    pds_url: str, did: str, first_text: str
+) -> list[models.ComAtprotoRepoListRecords.Record]:
+    """The thread whose root starts with ``first_text``, in order; fails on a forked part."""
+    posts = {r.uri: r for r in records(pds_url, did)}
+    root = next(
+        r for r in posts.values() if r.value.text.startswith(first_text) and r.value.reply is None
+    )
+    chain = [root]
+    while True:
+        nxt = [
+            r for r in posts.values() if r.value.reply and r.value.reply.parent.uri == chain[-1].uri
+        ]
+        if not nxt:
+            return chain
+        assert len(nxt) == 1, "a part was posted twice"
+        chain.append(nxt[0])

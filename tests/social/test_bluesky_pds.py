@@ -5,13 +5,11 @@ from __future__ import annotations
 import io
 import random
 import stat
-from collections.abc import Iterator
 
 import pytest
-from atproto import Client, models
 from tests.social.conftest import make_edition
 from tests.social.fakes import stored_edition
-from tests.social.pds_server import start_pds
+from tests.social.pds_server import thread_of
 
 from digest.models import RunReport
 from digest.social import post_edition
@@ -19,24 +17,6 @@ from digest.social.bluesky import BlueskyPublisher
 from digest.social.publish import UncertainError
 
 pytestmark = [pytest.mark.pds, pytest.mark.slow]
-HANDLE = "fed.test"
-PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture(scope="session")
-def pds_url() -> Iterator[str]:
-    yield from start_pds()
-
-
-@pytest.fixture(scope="session")
-def account(pds_url: str) -> str:
-    client = Client(base_url=pds_url)
-    created = client.com.atproto.server.create_account(
-        models.ComAtprotoServerCreateAccount.Data(
-            handle=HANDLE, email="fed@example.test", password=PASSWORD
-        )
-    )
-    return str(created.did)
 
 
 def big_png() -> bytes:
@@ -50,49 +30,6 @@ def big_png() -> bytes:
     image.save(out, "PNG")
     assert out.tell() > 1_000_000  # must be shrunk to fit a Bluesky blob
     return out.getvalue()
-
-
-@pytest.fixture
-def bsky_settings(social_settings, pds_url, account, tmp_path, monkeypatch):
-    monkeypatch.setenv("BSKY_APP_PASSWORD", PASSWORD)
-    return social_settings(
-        {
-            "bluesky": {
-                "type": "bluesky",
-                "handle": HANDLE,
-                "app_password": "${BSKY_APP_PASSWORD}",
-                "service": pds_url,
-                "session_file": str(tmp_path / "state" / "bsky-session"),
-                "langs": ["en"],
-            }
-        }
-    )
-
-
-def records(pds_url: str, did: str) -> list[models.ComAtprotoRepoListRecords.Record]:
-    client = Client(base_url=pds_url)
-    found = client.com.atproto.repo.list_records(
-        models.ComAtprotoRepoListRecords.Params(
-            repo=did, collection="app.bsky.feed.post", limit=100
-        )
-    )
-    return list(found.records)
-
-
-def thread_of(pds_url, did, first_text):
-    posts = {r.uri: r for r in records(pds_url, did)}
-    root = next(
-        r for r in posts.values() if r.value.text.startswith(first_text) and r.value.reply is None
-    )
-    chain = [root]
-    while True:
-        nxt = [
-            r for r in posts.values() if r.value.reply and r.value.reply.parent.uri == chain[-1].uri
-        ]
-        if not nxt:
-            return chain
-        assert len(nxt) == 1, "a part was posted twice"
-        chain.append(nxt[0])
 
 
 def test_thread_with_link_card_lands_and_reads_back(bsky_settings, store, pds_url, account):

@@ -215,3 +215,41 @@ def test_x_is_off_until_opted_in_and_shows_the_cost(make_settings, store, now, m
     assert '<a href="https://aflcio.org/win"' in item.summary
     assert item.media[0].alt == "Crowd"
     assert json.dumps(on.to_dict()).count("token") == 0
+
+
+def test_an_appview_429_on_one_account_is_a_warning_and_the_others_land(make_settings, store, now):
+    reset = int(now.timestamp()) + 300
+    seen: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        actor = request.url.params["actor"]
+        seen.append(actor)
+        if actor == "texasaflcio.bsky.social":
+            return httpx.Response(
+                429,
+                headers={"ratelimit-remaining": "0", "ratelimit-reset": str(reset)},
+                json={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+            )
+        return httpx.Response(
+            200, json={"feed": [{"post": post_view("3a", "Rally", "2026-11-19T15:00:00Z")}]}
+        )
+
+    accounts = [
+        {"handle": "ohioaflcio.bsky.social", "origin": {"name": "Ohio AFL-CIO"}},
+        {"handle": "texasaflcio.bsky.social", "origin": {"name": "Texas AFL-CIO"}},
+    ]
+    settings = make_settings(
+        network={"allow_private": True},
+        sources={"states": {"type": "bluesky", "accounts": accounts}},
+    )
+    report = RunReport()
+    collect(settings, store, report, transport=httpx.MockTransport(handle), now=now)
+    assert sorted(seen) == ["ohioaflcio.bsky.social", "texasaflcio.bsky.social"]  # no retry loop
+    assert report.warnings == [
+        "source 'states': texasaflcio.bsky.social: app.bsky.feed.getAuthorFeed: "
+        "rate limited until "
+        "2026-11-20 21:05:00 UTC; the next collect retries"
+    ]
+    with store.session() as session:
+        items = items_between(session, now.replace(month=1), now, ["states"])
+    assert [i.url for i in items] == ["https://bsky.app/profile/ohioaflcio.bsky.social/post/3a"]

@@ -79,7 +79,7 @@ def _session_saver(path: Path) -> Callable[[SessionEvent, Session], None]:
 def translate(exc: Exception) -> SocialError:
     """An SDK failure → what it means for the thread (see digest.social.publish)."""
     if isinstance(exc, RateLimitExceededError):
-        return RateLimited(f"Bluesky: {exc}", exc.reset_at)
+        return RateLimited(f"Bluesky: {exc} (resets {exc.reset_at})", exc.reset_at)
     if isinstance(exc, InvokeTimeoutError | NetworkError):
         return UncertainError(f"Bluesky: {type(exc).__name__} {exc}")
     if isinstance(exc, BadRequestError | UnauthorizedError):

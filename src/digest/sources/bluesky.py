@@ -152,8 +152,11 @@ class Xrpc:
         except FetchError as exc:
             raise SourceError(self.ctx.source_id, str(exc)) from None
         if result.status == 429:
-            reset = result.headers.get("ratelimit-reset", "?")
-            raise SourceError(self.ctx.source_id, f"{method}: rate limited until {reset}")
+            reset = reset_time(result.headers.get("ratelimit-reset"))
+            raise SourceError(
+                self.ctx.source_id,
+                f"{method}: rate limited until {reset}; the next collect retries",
+            )
         if not result.ok:
             raise SourceError(
                 self.ctx.source_id, f"{method}: HTTP {result.status} {_error_text(result.content)}"
@@ -165,6 +168,13 @@ class Xrpc:
         if not isinstance(data, dict):
             raise SourceError(self.ctx.source_id, f"{method}: unexpected answer")
         return data
+
+
+def reset_time(header: str | None) -> str:
+    """A rate limit's reset header (Unix seconds) as a readable UTC time."""
+    if header is None or not header.strip().isdigit():
+        return "an unnamed time"
+    return datetime.fromtimestamp(int(header), tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _error_text(content: bytes) -> str:

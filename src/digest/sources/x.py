@@ -21,7 +21,7 @@ from digest.errors import ConfigError, SourceError
 from digest.models import Item, Media, Origin, SocialPost
 from digest.sanitize import sanitize_html
 from digest.sources.base import SourceContext, register
-from digest.sources.bluesky import short_title
+from digest.sources.bluesky import reset_time, short_title
 
 API = "https://api.x.com/2"
 READ_COST = 0.005  # dollars per post read (pay-per-use, 2026)
@@ -127,8 +127,10 @@ class XApi:
         except httpx.HTTPError as exc:
             raise SourceError(self.ctx.source_id, f"{path}: {type(exc).__name__}") from None
         if response.status_code == 429:
-            reset = response.headers.get("x-rate-limit-reset", "?")
-            raise SourceError(self.ctx.source_id, f"rate limited until {reset} (Unix time)")
+            reset = reset_time(response.headers.get("x-rate-limit-reset"))
+            raise SourceError(
+                self.ctx.source_id, f"rate limited until {reset}; the next collect retries"
+            )
         if response.status_code != 200:
             raise SourceError(self.ctx.source_id, f"{path}: HTTP {response.status_code}")
         data = httpx.Response(200, content=bytes(body)).json()
