@@ -48,6 +48,21 @@ def _origin(config: OriginConfig | None, name: str) -> Origin:
     return Origin(config.name, config.kind, config.state, config.url)
 
 
+def plan_note(config: BlueskySource) -> str:
+    """What a collect of this source would read, for ``collect --dry-run`` (reads are free)."""
+    who = []
+    if config.accounts:
+        count = len(config.accounts)
+        names = ", ".join(a.handle for a in config.accounts)
+        who.append(f"{count} account{'s' if count != 1 else ''} ({names})")
+    if config.list_uri:
+        who.append(f"the members of {config.list_uri}")
+    return (
+        f"Bluesky: {' and '.join(who)}, up to {config.max_posts} posts each, "
+        f"from {config.service} (free)"
+    )
+
+
 @register("bluesky")
 class BlueskyReader:
     async def read(self, config: BlueskySource, ctx: SourceContext) -> list[Item]:

@@ -24,25 +24,46 @@ from digest.sources.base import SourceContext, register
 from digest.sources.bluesky import reset_time, short_title
 
 API = "https://api.x.com/2"
-READ_COST = 0.005  # dollars per post read (pay-per-use, 2026)
+# The X API's pay-per-use price, in US dollars, for reading one post of another account.
+# Source: the project's platform reference (reference/social.md, "Cost (2026,
+# pay-per-use): … reading another account's post ≈ $0.005"). Update it when X does.
+X_POST_READ_PRICE_USD = 0.005
 MAX_PAGES = 5
+PAGE_MIN, PAGE_MAX = 5, 100  # max_results bounds of GET /2/users/:id/tweets
+
+
+def page_size(max_posts: int, read: int) -> int:
+    """``max_results`` for the next page: what is still wanted, within the API's bounds."""
+    return max(PAGE_MIN, min(PAGE_MAX, max_posts - read))
 
 
 def estimated_reads(config: XSource) -> int:
-    return len(config.accounts) * config.max_posts
+    """The most posts one collect can read (and be billed for), pages as the reader asks."""
+    per_account, pages = page_size(config.max_posts, 0), 1  # the first page is always asked
+    while per_account < config.max_posts and pages < MAX_PAGES:
+        per_account += page_size(config.max_posts, per_account)
+        pages += 1
+    return len(config.accounts) * per_account
 
 
 def estimated_cost(config: XSource) -> float:
     """Upper bound in dollars for one collect of this source (posts read × price)."""
-    return estimated_reads(config) * READ_COST
+    return estimated_reads(config) * X_POST_READ_PRICE_USD
 
 
 def cost_note(config: XSource) -> str:
     return (
         f"reads up to {estimated_reads(config)} posts "
         f"({len(config.accounts)} accounts × {config.max_posts}), "
-        f"about ${estimated_cost(config):.2f} per collect at ${READ_COST} a post"
+        f"about ${estimated_cost(config):.2f} per collect at ${X_POST_READ_PRICE_USD} a post"
     )
+
+
+def plan_note(config: XSource) -> str:
+    """What a collect of this source would read and cost, for ``collect --dry-run``."""
+    state = "on" if config.enabled else "off until 'enabled: true'"
+    handles = ", ".join(f"@{a.handle.lstrip('@')}" for a in config.accounts)
+    return f"X ({state}): {handles}; {cost_note(config)}"
 
 
 @register("x")
@@ -78,7 +99,7 @@ class XReader:
                 f"/users/{user_id}/tweets",
                 start_time=_iso(ctx.since),
                 end_time=_iso(ctx.now),
-                max_results=max(5, min(100, config.max_posts - len(items))),
+                max_results=page_size(config.max_posts, len(items)),
                 exclude="retweets,replies",
                 pagination_token=token,
                 expansions="attachments.media_keys,author_id",
