@@ -109,11 +109,20 @@ def collect(
     ctx: typer.Context,
     source: list[str] = typer.Option([], "--source", "-s", help="Only these source ids."),
     at: str | None = typer.Option(None, "--at", help=AT_HELP),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print what each source would read (X: and cost); read nothing."
+    ),
 ) -> None:
     """Fetch every source and store new and updated items."""
     from digest.sources import collect as collect_sources
 
     settings = settings_from(ctx)
+    if dry_run:
+        from digest.sources.plan import collect_plan
+
+        for line in collect_plan(settings, source or None):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return
     report = RunReport()
     store = open_store(settings.store.url)
     with console.status("Collecting sources…"):
