@@ -24,7 +24,18 @@ SRC = re.compile(r'\ssrc\s*=\s*"([^"]*)"', re.I)
 
 # Fast pre-scan: every place a problem could be. Only if one is found does the exact
 # (slower) tokenizer run, so a '<script>' typed into an alt text never fails an email.
-SUSPECT = re.compile(r"<(?:mj-|script\b|iframe\b|object\b|embed\b|form\b)", re.I)
+SUSPECT_NAMES = ("script", "iframe", "object", "embed", "form")
+
+
+def _any_case(word: str) -> str:
+    """``word`` as a case-insensitive pattern without re.I (which makes sre try every
+    '<' of the email much more slowly)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+SUSPECT = re.compile(
+    "<(?:" + "|".join([_any_case("mj-")] + [_any_case(n) + r"\b" for n in SUSPECT_NAMES]) + ")"
+)
 IMG_START = re.compile(r"<img\b", re.I)
 IMG_AT = re.compile(r"""<img\b((?:[^>"']+|"[^"]*"|'[^']*')*)>""", re.I)
 

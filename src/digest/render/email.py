@@ -93,5 +93,6 @@ class Renderer:
 
 def tidy_text(text: str) -> str:
     """No trailing spaces, at most one blank line in a row, one final newline."""
-    text = "\n".join([line.rstrip(" \t") for line in text.split("\n")])
+    if " \n" in text or "\t\n" in text:
+        text = "\n".join([line.rstrip(" \t") for line in text.split("\n")])
     return EXTRA_BLANK_LINES.sub("\n\n", text).strip() + "\n"

@@ -40,9 +40,12 @@ def split_inline_css(source: str) -> tuple[str, str]:
     Each block is replaced by as many line breaks as it spanned, so MRML's error
     positions still point at the right line of the generated MJML.
     """
-    css = "\n".join(match.group(1) for match in INLINE_STYLE.finditer(source))
-    body = INLINE_STYLE.sub(lambda match: "\n" * match.group(0).count("\n"), source)
-    return body, css
+    # mj-style belongs in mj-head: only the head is searched, not the long body.
+    end = source.find("</mj-head>")
+    head, rest = (source, "") if end < 0 else (source[:end], source[end:])
+    css = "\n".join(match.group(1) for match in INLINE_STYLE.finditer(head))
+    head = INLINE_STYLE.sub(lambda match: "\n" * match.group(0).count("\n"), head)
+    return head + rest, css
 
 
 def compile_mjml(source: str, template: str) -> str:

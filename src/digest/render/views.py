@@ -13,8 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from markupsafe import Markup, escape
 
@@ -32,6 +31,7 @@ from digest.render.plaintext import html_to_text
 from digest.render.templates import STYLES_TEMPLATE
 
 # The inline styles the renderer itself writes (item HTML, links made in Python).
+V = TypeVar("V")
 FRAGMENT_STYLES = ("link", "p", "quoted_p", "blockquote", "img")
 # Start and end tags of sanitized HTML that get a style; quoted values may hold '>'.
 STYLED_TAG = re.compile(r"""<(/?)(p|a|img|blockquote)\b((?:[^>"']+|"[^"]*"|'[^']*')*)>""")
@@ -83,6 +83,19 @@ class FragmentStyles:
         return STYLED_TAG.sub(styled, html)
 
 
+class lazy(Generic[V]):
+    """Like functools.cached_property without its lock (Python 3.11 takes one per first
+    access, which costs more than most of the values computed here)."""
+
+    def __init__(self, compute: Callable[[Any], V]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+
+    def __get__(self, owner: Any, owner_type: type | None = None) -> V:
+        value = owner.__dict__[self.name] = self.compute(owner)
+        return value
+
+
 class PostView:
     """A social post's card values."""
 
@@ -91,15 +104,19 @@ class PostView:
         self.avatar = safe_url(post.avatar_url)
         self.name = post.author_name or post.author_handle
         self.handle = post.author_handle.replace("@", "", 1)
+        self.byline = (
+            f"{post.author_name} (@{self.handle})" if post.author_name else f"@{self.handle}"
+        )
         self.platform = platform_name(post.platform)
         self.url = safe_url(post.post_url)
+        self.text = post.text
         self._styles = styles
 
-    @cached_property
+    @lazy
     def text_html(self) -> Markup:
         return post_text(self.post.text, self._styles.link)
 
-    @cached_property
+    @lazy
     def view_link(self) -> Markup:
         """The "View on Bluesky" link, to the post when its URL is safe."""
         return link_to(f"View on {self.platform}", self.url, self._styles.link)
@@ -110,57 +127,74 @@ class ItemView:
 
     def __init__(self, item: Item, email: EmailView) -> None:
         self.item = item
+        self.title = item.title
+        self.origin = item.origin.name
+        self.has_summary = bool(item.summary)
         self._email = email
 
-    @cached_property
+    @lazy
     def url(self) -> str:
         return safe_url(self.item.url)
 
-    @cached_property
+    @lazy
     def title_link(self) -> Markup:
         return link_to(self.item.title, self.url, self._email.styles.link)
 
-    @cached_property
+    @lazy
     def summary_html(self) -> Markup:
         return self._email.html(self.item.summary)
 
-    @cached_property
+    @lazy
     def quoted_summary_html(self) -> Markup:
         """The summary for inside a blockquote (its paragraphs styled as quoted)."""
         return self._email.html(self.item.summary, quoted=True)
 
-    @cached_property
+    @lazy
     def body_html(self) -> Markup:
         """The body, or the summary when there is no body."""
         return self._email.html(self.item.body or self.item.summary)
 
-    @cached_property
+    @lazy
     def summary_text(self) -> str:
         return self._email.text(self.item.summary)
 
-    @cached_property
+    @lazy
     def body_text(self) -> str:
         return self._email.text(self.item.body or self.item.summary)
 
-    @cached_property
+    @lazy
     def date(self) -> str:
         """Publication date, long style, in the newsletter's time zone."""
         return self._email.date(self.item.published_at)
 
-    @cached_property
+    @lazy
     def post(self) -> PostView | None:
         return PostView(self.item.post, self._email.styles) if self.item.post else None
 
-    @cached_property
+    @lazy
     def card_image(self) -> Media | None:
         """The post's first image, if its URL is safe (a card shows at most one)."""
         first = self.item.media[:1]
         return first[0] if first and safe_url(first[0].url) else None
 
-    @cached_property
+    @lazy
+    def first_alt(self) -> str:
+        """The first image's alt text (the text part names the picture a card shows)."""
+        return self.item.media[0].alt if self.item.media else ""
+
+    @lazy
     def image(self) -> Media | None:
         """The first image with a safe URL (the spotlight's picture)."""
         return next((m for m in self.item.media if safe_url(m.url)), None)
+
+    @lazy
+    def quote(self) -> str:
+        """A pull quote (Worker Wins), from ``extra``."""
+        return str(self.item.extra.get("quote") or "")
+
+    @lazy
+    def quote_by(self) -> str:
+        return str(self.item.extra.get("quote_by") or "")
 
 
 @dataclass(frozen=True)
