@@ -22,7 +22,8 @@ from digest.social.limits import URL, PlatformRules, grapheme_count, graphemes
 MARK_OPEN, MARK_SEP, MARK_CLOSE = "\x02", "\x1f", "\x03"
 MARKER_CHARS = re.compile("[\x02\x03\x1f]")
 MARKED = re.compile("\x02([LM])([^\x02\x03\x1f]*)\x1f([^\x02\x03\x1f]*)\x03")
-HASHTAG = regex.compile(r"(?<![\w#&/])#(\p{L}[\p{L}\p{N}_]*)")
+# Bluesky (and X) take a tag that has at least one non-digit: #1u is a tag, #2026 is not.
+HASHTAG = regex.compile(r"(?<![\w#&/])#([\p{N}_]*\p{L}[\p{L}\p{N}_]*)")
 TAG_MAX_GRAPHEMES = 64
 LINK_TEXT_MAX = 32  # graphemes of a shortened URL shown on Bluesky
 BREAKS = regex.compile(r"\s+|\S+")
