@@ -442,6 +442,30 @@ def _model_problems(settings: Settings) -> list[str]:
         problems.extend(_format_problems(name, fmt_config, settings))
     for name, source in settings.sources.items():
         problems.extend(_source_location_problems(name, source, settings))
+    for name, newsletter in settings.newsletters.items():
+        problems.extend(_social_account_problems(name, newsletter, settings))
+    return problems
+
+
+def _social_account_problems(
+    name: str, newsletter: NewsletterConfig, settings: Settings
+) -> list[str]:
+    """One Bluesky and one X account per newsletter: the post ledger is keyed by platform."""
+    by_platform: dict[str, list[str]] = {}
+    for channel_name in dict.fromkeys(newsletter.channels):
+        channel = settings.channels.get(channel_name)
+        if isinstance(channel, BlueskyChannel | XChannel):
+            by_platform.setdefault(channel.type, []).append(channel_name)
+    problems = []
+    for platform, names in by_platform.items():
+        if len(names) > 1:
+            listed = ", ".join(f"'{n}'" for n in names[:-1]) + f" and '{names[-1]}'"
+            every = "both" if len(names) == 2 else "all"
+            problems.append(
+                f"newsletters.{name}.channels: {listed} {every} post to {platform}; a newsletter "
+                f"can post to one {platform} account (its posts are recorded per edition, "
+                "platform and part), so keep one"
+            )
     return problems
 
 
