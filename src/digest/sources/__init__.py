@@ -3,18 +3,29 @@
 ``collect`` is synchronous (it runs ``asyncio.run``); from inside a running event loop,
 await ``collect_async`` instead. One source failing is a warning in the report; the
 others still land.
+
+Downloads share one event loop; parsing feeds is CPU work, so with enough feeds and more
+than one core ``collect`` starts worker processes for it (``parse_pool``) before the
+event loop runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Iterable
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
@@ -29,6 +40,9 @@ from digest.store.tables import SourceState
 
 OPTIONAL_READERS = ("digest.sources.bluesky", "digest.sources.x")
 SLACK = timedelta(days=1)
+# Below this many feeds, starting worker processes costs more than parsing saves.
+POOL_MIN_FEEDS = 16
+POOL_MAX_WORKERS = 4
 
 for _module in OPTIONAL_READERS:
     try:
@@ -57,7 +71,13 @@ def collect(
     only: Iterable[str] | None = None,
 ) -> None:
     """Read the configured sources (or ``only`` those ids) and store their items."""
-    asyncio.run(collect_async(settings, store, report, transport=transport, now=now, only=only))
+    chosen = None if only is None else list(only)
+    with parse_pool(_feed_count(settings, chosen)) as pool:
+        asyncio.run(
+            collect_async(
+                settings, store, report, transport=transport, now=now, only=chosen, cpu_pool=pool
+            )
+        )
 
 
 async def collect_async(
@@ -68,6 +88,7 @@ async def collect_async(
     transport: httpx.AsyncBaseTransport | None = None,
     now: datetime | None = None,
     only: Iterable[str] | None = None,
+    cpu_pool: Executor | None = None,
 ) -> None:
     now = now or datetime.now(UTC)
     since = now - widest_period(settings) - SLACK
@@ -77,12 +98,70 @@ async def collect_async(
     async with make_client(settings.network, transport) as client:
 
         async def run(source_id: str) -> Outcome:
-            ctx = SourceContext(source_id, settings, client, now, since, states[source_id])
+            ctx = SourceContext(
+                source_id, settings, client, now, since, states[source_id], cpu_pool=cpu_pool
+            )
             async with limit:
                 return await read_source(ctx)
 
         outcomes = await asyncio.gather(*(run(sid) for sid in source_ids))
     _save(store, outcomes, report, now)
+
+
+@contextmanager
+def parse_pool(feed_count: int) -> Iterator[Executor | None]:
+    """Worker processes for parsing ``feed_count`` feeds, or None when they would not pay off
+    (few feeds, one core, or no way to start processes safely here).
+
+    Fork is cheapest (the workers inherit the imported modules), but only safe while this
+    is the only thread: a thread holding a lock at the fork leaves it held forever in the
+    child. So we fork only from a single-threaded main thread, before the event loop
+    exists (its resolver threads would be inherited); the workers never touch the
+    inherited store connections (SQLAlchemy's rule for engines across fork) and exit with
+    os._exit, so they never close them either. With other threads running (the scheduler
+    calls collect from its thread pool) the workers come from a forkserver instead.
+    """
+    workers = min(_usable_cpus(), POOL_MAX_WORKERS)
+    method = _safe_start_method()
+    if feed_count < POOL_MIN_FEEDS or workers < 2 or method is None:
+        yield None
+        return
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # The server imports the parser once; each worker forks from it ready to parse.
+        context.set_forkserver_preload(["digest.sources.feeds"])
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    try:
+        # Start every worker now, while no event loop threads exist.
+        for _ in range(workers):
+            pool.submit(os.getpid)
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _safe_start_method() -> str | None:
+    methods = multiprocessing.get_all_start_methods()
+    alone = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
+    if alone and sys.platform == "linux" and "fork" in methods:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else None
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _feed_count(settings: Settings, only: list[str] | None) -> int:
+    wanted = settings.sources if only is None else only
+    return sum(
+        1
+        for source_id in wanted
+        if (config := settings.sources.get(source_id)) is not None and config.type == "feed"
+    )
 
 
 def widest_period(settings: Settings) -> timedelta:
@@ -135,11 +214,18 @@ def _save(store: Store, outcomes: list[Outcome], report: RunReport, now: datetim
         counts = _store_items(session, [o for o in outcomes if o.error is None], now)
         report.items_new += counts["new"]
         report.items_updated += counts["updated"]
+        # One query for all rows: a get() per source would flush (one INSERT) each time.
+        rows = {
+            row.source_id: row
+            for row in session.scalars(
+                select(SourceState).where(
+                    SourceState.source_id.in_([o.source_id for o in outcomes])
+                )
+            )
+        }
         for outcome in outcomes:
             report.warnings.extend(outcome.warnings)
-            row = session.get(SourceState, outcome.source_id) or SourceState(
-                source_id=outcome.source_id
-            )
+            row = rows.get(outcome.source_id) or SourceState(source_id=outcome.source_id)
             session.add(row)
             row.fetched_at = now
             if outcome.error is not None:

@@ -6,6 +6,7 @@ A new source type is one module with one registered reader; nothing else changes
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -23,6 +24,8 @@ class SourceContext:
     ``client`` is the safe, bounded HTTP client (see digest.sources.http); ``state`` is the
     source's saved state (etag, last_modified, cursor), which the reader may update and
     which is saved after a successful read. ``warnings`` are added to the run report.
+    ``cpu_pool``, when the collect has one, runs CPU-heavy pure functions (feed parsing)
+    in worker processes, so they use the other cores instead of waiting for the GIL.
     """
 
     source_id: str
@@ -32,6 +35,7 @@ class SourceContext:
     since: datetime  # the oldest item worth reading (start of the widest window)
     state: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    cpu_pool: Executor | None = None
 
     def warn(self, message: str) -> None:
         self.warnings.append(f"source '{self.source_id}': {message}")

@@ -1,4 +1,8 @@
-"""``type: feed``: RSS 2.0 and Atom (through feedparser, always from bytes) and JSON Feed."""
+"""``type: feed``: RSS 2.0 and Atom (through feedparser, always from bytes) and JSON Feed.
+
+Fetching happens in the collect's event loop; parsing is the pure ``parse_feed(FeedJob)``,
+run in a worker process when the collect has a pool (see digest.sources.parse_pool).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ import calendar
 import hashlib
 import html
 import json
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +25,6 @@ from digest.models import Item, Media
 from digest.sanitize import excerpt, plain_text, sanitize_html
 from digest.sources.base import SourceContext, register
 from digest.sources.entries import merge_tags, origin_of, parse_date, read_bytes
-from digest.sources.http import FetchResult
 
 SUMMARY_CHARS = 400
 JSON_TYPES = ("application/feed+json", "application/json")
@@ -30,60 +36,116 @@ class FeedReader:
         result = await read_bytes(ctx, config.url, config.path)
         if result is None:  # 304: nothing changed since the last collect
             return []
-        if _looks_like_json(result):
-            items = parse_json_feed(result.content, result.url, config, ctx)
-        else:
-            # feedparser is CPU work; a thread keeps other sources' downloads moving.
-            items = await asyncio.to_thread(parse_xml_feed, result, config, ctx)
-        return [item for item in items if item.published_at >= ctx.since]
+        job = FeedJob(
+            source_id=ctx.source_id,
+            config=config,
+            url=result.url,
+            content=result.content,
+            content_type=str(result.headers.get("content-type", "")),
+            now=ctx.now,
+            since=ctx.since,
+        )
+        items, warnings = await _run_parse(job, ctx.cpu_pool)
+        ctx.warnings.extend(warnings)
+        return items
 
 
-def _looks_like_json(result: FetchResult) -> bool:
-    if result.content_type in JSON_TYPES:
+async def _run_parse(job: FeedJob, pool: Executor | None) -> tuple[list[Item], list[str]]:
+    """Parsing is CPU work: in the collect's worker processes when it has them (all
+    cores), else in a thread (keeps other sources' downloads moving)."""
+    if pool is not None:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, parse_feed, job)
+        except BrokenProcessPool:
+            pass  # a worker died (or could not start): parse here, as without a pool
+    return await asyncio.to_thread(parse_feed, job)
+
+
+@dataclass
+class FeedJob:
+    """One fetched feed to parse. Plain data, so it can be sent to a worker process."""
+
+    source_id: str
+    config: FeedSource
+    url: str
+    content: bytes
+    content_type: str  # the Content-Type header as sent; "" when there is none (files)
+    now: datetime
+    since: datetime  # items published before this are left out
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def media_type(self) -> str:
+        return self.content_type.split(";")[0].strip().lower()
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(f"source '{self.source_id}': {message}")
+
+    def fail(self, message: str) -> SourceError:
+        return SourceError(self.source_id, message)
+
+
+def parse_feed(job: FeedJob) -> tuple[list[Item], list[str]]:
+    """The feed's items published since ``job.since``, and warnings about it.
+
+    Pure (no I/O, no shared state), so it runs the same in a worker process; raises
+    SourceError when the bytes are not a readable feed, or parsing them broke.
+    """
+    try:
+        items = parse_json_feed(job) if _looks_like_json(job) else parse_xml_feed(job)
+    except SourceError:
+        raise
+    except Exception as exc:
+        # As a SourceError it names the feed, and it always pickles back from a worker
+        # (an exception whose constructor wants other arguments would break the pool).
+        raise job.fail(f"could not parse {job.url}: {type(exc).__name__}: {exc}") from None
+    return [item for item in items if item.published_at >= job.since], job.warnings
+
+
+def _looks_like_json(job: FeedJob) -> bool:
+    if job.media_type in JSON_TYPES:
         return True
-    return result.content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+    return job.content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
 
 
-def _entry_time(entry: Any, ctx: SourceContext) -> datetime:
+def _entry_time(entry: Any, job: FeedJob) -> datetime:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         parsed = entry.get(key)
         if parsed:
             return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-    return ctx.now
+    return job.now
 
 
-def parse_xml_feed(result: FetchResult, config: FeedSource, ctx: SourceContext) -> list[Item]:
+def parse_xml_feed(job: FeedJob) -> list[Item]:
     # Local files have no Content-Type; without one feedparser calls any feed ill-formed.
     headers = {
-        "content-location": result.url,
-        "content-type": result.headers.get("content-type", "application/xml"),
+        "content-location": job.url,
+        "content-type": job.content_type or "application/xml",
     }
-    if b"<!ENTITY" in result.content[:65536]:
+    if b"<!ENTITY" in job.content[:65536]:
         # feedparser only turns off external entities; internal ones can explode.
-        raise SourceError(
-            ctx.source_id, f"refused {result.url}: the feed declares XML entities (<!ENTITY>)"
-        )
+        raise job.fail(f"refused {job.url}: the feed declares XML entities (<!ENTITY>)")
     # Bytes, never str: feedparser.parse(str) may treat the string as a path or URL.
     # feedparser's own sanitizer and URI resolver are off because every HTML field goes
     # through digest.sanitize (nh3, the one allowlist) with the entry link as base URL;
     # running both doubled the parsing time.
     parsed = feedparser.parse(
-        result.content,
+        job.content,
         response_headers=headers,
         sanitize_html=False,
         resolve_relative_uris=False,
     )
-    items = [item for entry in parsed.entries if (item := _xml_item(entry, config, ctx))]
+    items = [item for entry in parsed.entries if (item := _xml_item(entry, job))]
     problem = parsed.get("bozo_exception") if parsed.bozo else None
     if not items and (problem or not parsed.version):
         reason = problem or "no RSS or Atom feed found"
-        raise SourceError(ctx.source_id, f"not a readable feed ({result.url}): {reason}")
+        raise job.fail(f"not a readable feed ({job.url}): {reason}")
     if problem:
-        ctx.warn(f"{result.url} is not well-formed ({problem}); read what could be parsed")
+        job.warn(f"{job.url} is not well-formed ({problem}); read what could be parsed")
     return items
 
 
-def _xml_item(entry: Any, config: FeedSource, ctx: SourceContext) -> Item | None:
+def _xml_item(entry: Any, job: FeedJob) -> Item | None:
     link = entry.get("link") or ""
     guid = entry.get("id") or link
     title = _title(entry)
@@ -94,16 +156,16 @@ def _xml_item(entry: Any, config: FeedSource, ctx: SourceContext) -> Item | None
     if not summary and body:
         summary = f"<p>{html.escape(excerpt(body, SUMMARY_CHARS))}</p>"
     return Item(
-        source_id=ctx.source_id,
+        source_id=job.source_id,
         guid=guid or _hash_guid(title),
         url=link,
         title=title or link,
-        origin=origin_of(config.origin),
-        published_at=_entry_time(entry, ctx),
+        origin=origin_of(job.config.origin),
+        published_at=_entry_time(entry, job),
         summary=summary,
         body=body,
         author=entry.get("author") or None,
-        tags=merge_tags((t.get("term") or "" for t in entry.get("tags", [])), config.tags),
+        tags=merge_tags((t.get("term") or "" for t in entry.get("tags", [])), job.config.tags),
         media=_xml_media(entry),
     )
 
@@ -157,34 +219,33 @@ def _hash_guid(text: str) -> str:
     return "sha1:" + hashlib.sha1(text.encode()).hexdigest()
 
 
-def parse_json_feed(content: bytes, url: str, config: FeedSource, ctx: SourceContext) -> list[Item]:
+def parse_json_feed(job: FeedJob) -> list[Item]:
     """JSON Feed 1.0 / 1.1 (https://jsonfeed.org/version/1.1)."""
+    url = job.url
     try:
-        data = json.loads(content.decode("utf-8-sig", errors="replace"))
+        data = json.loads(job.content.decode("utf-8-sig", errors="replace"))
     except json.JSONDecodeError as exc:
-        raise SourceError(ctx.source_id, f"not valid JSON ({url}): {exc}") from None
+        raise job.fail(f"not valid JSON ({url}): {exc}") from None
     version = data.get("version", "") if isinstance(data, dict) else ""
     if not str(version).startswith("https://jsonfeed.org/version/"):
-        raise SourceError(ctx.source_id, f"not a JSON Feed ({url}): no jsonfeed.org version")
+        raise job.fail(f"not a JSON Feed ({url}): no jsonfeed.org version")
     entries = data.get("items")
     if not isinstance(entries, list):
-        raise SourceError(ctx.source_id, f"JSON Feed without an 'items' list ({url})")
+        raise job.fail(f"JSON Feed without an 'items' list ({url})")
     feed_authors = _json_authors(data)
     items = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            ctx.warn(f"JSON Feed item {index + 1} is not an object; skipped")
+            job.warn(f"JSON Feed item {index + 1} is not an object; skipped")
             continue
         try:
-            items.append(_json_item(entry, feed_authors, config, ctx))
+            items.append(_json_item(entry, feed_authors, job))
         except ValueError as exc:
-            ctx.warn(f"JSON Feed item {index + 1}: {exc}; skipped")
+            job.warn(f"JSON Feed item {index + 1}: {exc}; skipped")
     return items
 
 
-def _json_item(
-    entry: dict[str, Any], feed_authors: str | None, config: FeedSource, ctx: SourceContext
-) -> Item:
+def _json_item(entry: dict[str, Any], feed_authors: str | None, job: FeedJob) -> Item:
     link = str(entry.get("url") or entry.get("external_url") or "")
     guid = str(entry.get("id") or link)
     if not guid:
@@ -197,25 +258,25 @@ def _json_item(
         summary = f"<p>{html.escape(excerpt(body, SUMMARY_CHARS))}</p>"
     title = plain_text(str(entry.get("title") or "")) or excerpt(body, 80) or link
     return Item(
-        source_id=ctx.source_id,
+        source_id=job.source_id,
         guid=guid,
         url=link,
         title=title,
-        origin=origin_of(config.origin),
-        published_at=_json_time(entry, ctx),
+        origin=origin_of(job.config.origin),
+        published_at=_json_time(entry, job),
         summary=summary,
         body=body,
         author=_json_authors(entry) or feed_authors,
-        tags=merge_tags([str(t) for t in entry.get("tags") or []], config.tags),
+        tags=merge_tags([str(t) for t in entry.get("tags") or []], job.config.tags),
         media=_json_media(entry),
     )
 
 
-def _json_time(entry: dict[str, Any], ctx: SourceContext) -> datetime:
+def _json_time(entry: dict[str, Any], job: FeedJob) -> datetime:
     for key in ("date_published", "date_modified"):
         if entry.get(key):
             return parse_date(entry[key])
-    return ctx.now
+    return job.now
 
 
 def _json_authors(data: dict[str, Any]) -> str | None:

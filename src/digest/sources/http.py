@@ -10,8 +10,10 @@ so a DNS answer cannot change between the check and the connect.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -151,6 +153,14 @@ def _default_port(url: httpx.URL) -> int:
     return 443 if url.scheme == "https" else 80
 
 
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """httpx's default verifying context, built once per process: loading the CA bundle
+    takes ~70 ms, which every collect (every client) paid again. An SSLContext may be
+    shared by many connections and threads."""
+    return httpx.create_ssl_context()
+
+
 def make_client(
     network: NetworkConfig,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -160,7 +170,7 @@ def make_client(
     """A client whose every request is guarded; ``transport`` is for tests (MockTransport)."""
     limits = httpx.Limits(max_connections=network.concurrency, max_keepalive_connections=KEEPALIVE)
     pin = transport is None
-    inner = transport or httpx.AsyncHTTPTransport(limits=limits)
+    inner = transport or httpx.AsyncHTTPTransport(verify=shared_ssl_context(), limits=limits)
     guarded = GuardedTransport(
         inner, allow_private=network.allow_private, resolver=resolver, pin=pin
     )
