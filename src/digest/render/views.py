@@ -197,6 +197,28 @@ class ItemView:
         return str(self.item.extra.get("quote_by") or "")
 
 
+class Record:
+    """A section's curated data (dicts and lists from YAML) with attribute access:
+    ``d.deadlines``, ``dl.state``; a missing key reads as None, as ``.get()`` gives.
+    Built once per email, so templates skip a Jinja method call per value."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.__dict__.update((str(key), _record(value)) for key, value in data.items())
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)  # copy, pickle and friends probe for these
+        return None
+
+
+def _record(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Record(value)
+    if isinstance(value, list | tuple):
+        return [_record(entry) for entry in value]
+    return value
+
+
 @dataclass(frozen=True)
 class GroupView:
     group: Group
@@ -214,6 +236,7 @@ class EmailView:
         self._clean: dict[str, str] = {}
         self._styled: dict[tuple[str, bool], Markup] = {}
         self._text: dict[str, str] = {}
+        self._data: dict[int, Record] = {}
 
     def of(self, item: Item) -> ItemView:
         view = self._views.get(id(item))
@@ -229,6 +252,13 @@ class EmailView:
             GroupView(group, self.link(group.heading, group.url), [self.of(i) for i in group.items])
             for group in section.groups
         ]
+
+    def data(self, section: Section) -> Record:
+        """``section.data`` as a Record (shared by the MJML and text passes)."""
+        record = self._data.get(id(section))
+        if record is None:
+            record = self._data[id(section)] = Record(section.data)
+        return record
 
     def link(self, text: object, url: str | None) -> Markup:
         """``link_to`` with the email's link style."""
