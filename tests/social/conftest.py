@@ -55,6 +55,8 @@ def make_edition(headlines: int = 3, edition_id: int | None = None) -> Edition:
         items=[story(n) for n in range(1, headlines + 1)],
     )
     weekly.items[0].media = (Media("https://img.example.org/photo.jpg", "Nurses on a picket line"),)
+    # our own story: only the organisation's own photos are posted under its account
+    weekly.items[0].origin = Origin("Test Federation", "own_blog")
     states = Section(
         "in_the_states",
         "In the States",

@@ -15,7 +15,7 @@ from PIL import Image
 from tests.social.conftest import make_edition
 from tests.social.fakes import X_CHANNEL, FakeClock, FakeX, respond, session_for, stored_edition
 
-from digest.models import Media, RunReport
+from digest.models import Media, Origin, RunReport
 from digest.social import post_edition
 
 pytestmark = pytest.mark.usefixtures("x_credentials")
@@ -103,6 +103,7 @@ def test_the_first_photo_that_has_alt_text_is_the_one_used(x_settings, store):
     edition.sections[0].items[2].media = (
         Media("https://img.example.org/rally.png", "Workers march past city hall"),
     )
+    edition.sections[0].items[2].origin = Origin("Test Federation", "own_blog")
     _report, fetched = _post(x_settings, store, edition, fake)
 
     assert fetched == ["https://img.example.org/rally.png"]

@@ -157,8 +157,15 @@ def _embed(settings: Settings, edition: Edition, url: str, platform: str) -> Emb
 
 
 def _first_image(edition: Edition) -> tuple[str, str] | None:
+    """The first described photo of the organisation's own stories.
+
+    Photos from affiliates', federations' or outlets' posts are theirs: shown with credit
+    in the email's cards, never re-posted under the organisation's account.
+    """
     for section in edition.sections:
         for item in _items_of(section):
+            if item.origin.kind != "own_blog":
+                continue
             for media in item.media:
                 if media.alt.strip() and media.url.startswith(("https://", "http://")):
                     return media.url, media.alt.strip()
