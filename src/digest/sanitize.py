@@ -8,8 +8,10 @@ turn HTML into readable text for titles, text emails and social posts.
 from __future__ import annotations
 
 import re
+import threading
 from html import unescape
 from html.parser import HTMLParser
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import nh3
 
@@ -59,21 +61,71 @@ _BLOCKS = frozenset(
 
 
 def sanitize_html(html: str, base_url: str | None = None) -> str:
-    """Allowlisted, pixel-free HTML. Relative links resolve against ``base_url`` if given,
-    and are dropped otherwise (they would point nowhere from an inbox)."""
+    """Allowlisted, pixel-free HTML. Relative links resolve against ``base_url`` if given
+    (and it is an http/https URL), and are dropped otherwise (they would point nowhere
+    from an inbox)."""
     if not html or not html.strip():
         return ""
-    cleaned = nh3.clean(
-        html,
-        tags=set(ALLOWED_TAGS),
-        clean_content_tags=set(DROP_WITH_CONTENT),
-        attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
-        url_schemes=set(URL_SCHEMES),
-        link_rel="noopener noreferrer",
-        strip_comments=True,
-        url_relative=("rewrite_with_base", base_url) if base_url else "deny",
-    )
+    _base.url = base_url
+    try:
+        cleaned = _CLEANER.clean(html)
+    finally:
+        _base.url = None
     return _IMG.sub(_keep_image, cleaned).strip()
+
+
+# The base URL for the relative links of the fragment being cleaned right now. One
+# Cleaner built once is ~3.5x faster than nh3.clean() building one per call; the base
+# differs per item, so the cleaner's URL callback reads it from here (per thread).
+_base = threading.local()
+_URL_SAFE = "/:?#[]@!$&'()*+,;=%~"
+
+
+def _resolve_relative(url: str) -> str | None:
+    """nh3 calls this for each relative href/src: the absolute URL, or None to drop it.
+
+    Resolved the way a browser would (WHATWG URL rules for http/https: surrounding
+    whitespace and tabs/newlines dropped, backslashes read as slashes, an empty path
+    becomes "/"), unsafe characters percent-encoded. Anything that does not come out as
+    an http/https URL with a host is dropped: no base, a base of another scheme (a
+    ``javascript:`` entry link must not turn ``#top`` into a script), or a malformed one.
+    """
+    base = getattr(_base, "url", None)
+    if not base:
+        return None
+    reference = _URL_NOISE.sub("", url.strip(_C0_SPACE)).replace("\\", "/")
+    if reference.startswith("///"):
+        return None  # browsers read the third slash's segment as the host; ambiguous
+    try:
+        parts = urlsplit(urljoin(base, reference))
+    except ValueError:  # e.g. a malformed IPv6 host in the base
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    fragment = parts.fragment if reference else ""  # "" means the base document itself
+    userinfo, at, host = parts.netloc.rpartition("@")
+    joined = urlunsplit(
+        parts._replace(
+            scheme=parts.scheme.lower(),
+            netloc=userinfo + at + host.lower(),
+            path=parts.path or "/",
+            fragment=fragment,
+        )
+    )
+    return quote(joined, safe=_URL_SAFE)
+
+
+_C0_SPACE = "".join(chr(c) for c in range(0x21))
+_URL_NOISE = re.compile(r"[\t\n\r]")
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(DROP_WITH_CONTENT),
+    attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+    url_schemes=set(URL_SCHEMES),
+    link_rel="noopener noreferrer",
+    strip_comments=True,
+    url_relative=_resolve_relative,
+)
 
 
 def _keep_image(match: re.Match[str]) -> str:

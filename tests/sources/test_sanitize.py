@@ -77,3 +77,64 @@ def test_sanitized_html_never_keeps_script_or_handlers(text: str) -> None:
     clean = sanitize_html(f"<div onmouseover='x'>{text}<script>{text}</script></div>")
     assert "<script" not in clean.lower()
     assert not re.search(r"<[^>]*\son\w+\s*=", clean, re.IGNORECASE)  # no handler attributes
+
+
+BASE = "https://union.example.org/news/post"
+
+
+def test_relative_urls_resolve_like_a_browser() -> None:
+    def href(link: str, base: str | None = BASE) -> str | None:
+        match = re.search(r'href="([^"]*)"', sanitize_html(f'<a href="{link}">x</a>', base))
+        return match.group(1) if match else None
+
+    assert href("../about") == "https://union.example.org/about"
+    assert href("?page=2") == "https://union.example.org/news/post?page=2"
+    assert href("#top") == "https://union.example.org/news/post#top"
+    assert href("//other.example.org/x") == "https://other.example.org/x"
+    assert href(" /join us ") == "https://union.example.org/join%20us"
+    assert href("/a\tb") == "https://union.example.org/ab"  # tabs and newlines are noise
+    assert href("\\evil.example.org") == "https://union.example.org/evil.example.org"
+    assert href("/x", "HTTP://Union.Example.org") == "http://union.example.org/x"
+    assert href("?q=1", "https://union.example.org") == "https://union.example.org/?q=1"
+    assert href("https://elsewhere.example.org/a") == "https://elsewhere.example.org/a"
+    assert href("/join", None) is None
+
+
+def test_the_same_cleaner_serves_items_with_different_bases() -> None:
+    first = sanitize_html('<a href="/a">a</a>', "https://one.example.org/")
+    nothing = sanitize_html('<a href="/a">a</a>')
+    second = sanitize_html('<img src="b.jpg" alt="b">', "https://two.example.org/x/")
+    assert 'href="https://one.example.org/a"' in first
+    assert "href" not in nothing
+    assert second == '<img src="https://two.example.org/x/b.jpg" alt="b">'
+
+
+def test_dangerous_schemes_stay_refused_with_a_base() -> None:
+    dirty = (
+        '<a href="javascript:alert(1)">a</a><a href=" JaVaScRiPt:alert(2)">b</a>'
+        '<a href="java&#09;script:alert(3)">c</a><a href="&#106;avascript:alert(4)">d</a>'
+        '<a href="data:text/html,x">e</a><img src="data:image/png;base64,AAAA" alt="f">'
+        '<a href="vbscript:x">g</a><a href="file:///etc/passwd">h</a>'
+    )
+    clean = sanitize_html(dirty, base_url=BASE)
+    assert "href" not in clean and "src" not in clean
+    for bad in ("javascript", "data:", "vbscript", "file:", "alert"):
+        assert bad not in clean.lower(), bad
+
+
+def test_a_base_that_is_not_http_never_leaks_into_links() -> None:
+    """An entry link is untrusted too: `#top` against `javascript:...` must not become
+    a script URL, and a malformed base must not break the feed."""
+    html = '<a href="#top">top</a><a href="/x">x</a><img src="a.jpg" alt="a">'
+    for base in ("javascript:alert(1)", "data:text/html,x", "file:///etc/passwd",
+                 "mailto:a@example.org", "not a url", "https://[::1/"):  # fmt: skip
+        clean = sanitize_html(html, base_url=base)
+        assert clean == '<a rel="noopener noreferrer">top</a><a rel="noopener noreferrer">x</a>'
+
+
+@given(st.text(max_size=60))
+def test_resolved_links_are_only_ever_http_or_https(reference: str) -> None:
+    for base in (BASE, "javascript:alert(1)//"):
+        clean = sanitize_html(f"<a href='{reference.replace(chr(39), '')}'>x</a>", base)
+        for link in re.findall(r'href="([^"]*)"', clean):
+            assert re.match(r"(?i)(https?:|mailto:)", link), link
