@@ -144,3 +144,42 @@ def test_edited_entry_updates_in_place_and_nothing_duplicates(
     assert _count(store) == 2
     rally = _items(store, "nurses")["https://nurses.example.org/news/rally"]
     assert rally.title == "Rally moved to Wednesday on Tuesday"
+
+
+def test_relative_entry_links_resolve_against_xml_base_and_the_feed_url(
+    server, local_settings, collect_run, store
+):
+    """feedparser's URL joins are cached (digest.sources.feeds): the links must come out
+    exactly as feedparser resolves them, entry by entry, for bases that differ."""
+    atom = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://union.example.org/news/">
+  <title>Relative</title><id>urn:rel</id><updated>2026-11-18T10:00:00Z</updated>
+  <entry><title>One</title><id>urn:1</id><link href="one"/>
+    <updated>2026-11-18T10:00:00Z</updated></entry>
+  <entry xml:base="/locals/"><title>Two</title><id>urn:2</id><link href="two?x=1"/>
+    <updated>2026-11-18T10:00:00Z</updated></entry>
+  <entry xml:base="https://other.example.org/a/"><title>Three</title><id>urn:3</id>
+    <link href="../three"/><updated>2026-11-18T10:00:00Z</updated></entry>
+</feed>"""
+    rss = (
+        b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
+        b"<item><title>Four</title><guid>g4</guid><link>/four</link>"
+        b"<pubDate>Wed, 18 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>"
+    )
+    server.add("/atom", atom, content_type="application/atom+xml")
+    server.add("/feeds/rss", rss)
+    settings = local_settings(
+        {
+            "atom": {"type": "feed", "url": server.url("/atom"), "origin": _origin("A")},
+            "rss": {"type": "feed", "url": server.url("/feeds/rss"), "origin": _origin("R")},
+        }
+    )
+    collect_run(settings)
+    links = {guid: item.url for guid, item in _items(store, "atom").items()}  # type: ignore[attr-defined]
+    assert links == {
+        "urn:1": "https://union.example.org/news/one",
+        "urn:2": "https://union.example.org/locals/two?x=1",
+        "urn:3": "https://other.example.org/three",
+    }
+    [item] = _items(store, "rss").values()
+    assert item.url == server.url("/four")  # type: ignore[attr-defined]
