@@ -47,6 +47,8 @@ def safe_url(value: str | None) -> str:
     if not value:
         return ""
     url = str(value).strip()
+    if url.startswith(SAFE_PREFIXES):
+        return url
     return url if url[:8].lower().startswith(SAFE_PREFIXES) else ""
 
 
@@ -69,11 +71,15 @@ def html_escape(value: object) -> str:
 
 def link_to(text: object, url: str | None, style: str = "") -> Markup:
     """``text`` as a link to ``url`` when the URL is safe, else just the (escaped) text."""
-    href = safe_url(url)
+    return anchor(text, safe_url(url), f' style="{html_escape(style)}"' if style else "")
+
+
+def anchor(text: object, href: str, attrs: str = "") -> Markup:
+    """``link_to`` for a URL already checked with safe_url ("" for none) and attributes
+    already escaped."""
     if not href:
         return Markup(html_escape(text))
-    css = f' style="{html_escape(style)}"' if style else ""
-    return Markup(f'<a href="{html_escape(href)}"{css}>{html_escape(text)}</a>')
+    return Markup(f'<a href="{html_escape(href)}"{attrs}>{html_escape(text)}</a>')
 
 
 def domain(value: str | None) -> str:
@@ -115,25 +121,29 @@ def first_image(media: Any) -> Any:
 
 def wrap(value: str | None, width: int = 72, prefix: str = "") -> str:
     """Wrap each paragraph to ``width``, every line starting with ``prefix``."""
-    paragraphs = str(value or "").split("\n\n")
-    blank = prefix.rstrip()
-    line = _line_pattern(max(width - len(prefix), 1))
+    text = str(value or "")
+    line = _line_pattern(width - len(prefix))
+    if "\n\n" not in text:  # one paragraph: most excerpts and posts
+        words = text.split()
+        return prefix + f"\n{prefix}".join(line.findall(" ".join(words))) if words else ""
     wrapped = (
         prefix + f"\n{prefix}".join(line.findall(" ".join(words)))
-        for words in (p.split() for p in paragraphs)
+        for words in (p.split() for p in text.split("\n\n"))
         if words
     )
-    return f"\n{blank}\n".join(wrapped)
+    return f"\n{prefix.rstrip()}\n".join(wrapped)
 
 
 @functools.lru_cache(maxsize=32)
 def _line_pattern(room: int) -> re.Pattern[str]:
-    """One line of greedy filling: as many words as fit in ``room``, or one longer word.
+    """One line of greedy filling: as many words as fit in ``room`` (at least 1), or one
+    longer word.
 
     Same lines as textwrap.fill without its hyphen rules, found by the regex engine
     (many times faster than filling word by word in Python). The text it runs on has
     single spaces between words and none at either end.
     """
+    room = max(room, 1)
     return re.compile(rf"(\S{{{room + 1},}}|.{{1,{room}}})(?: |$)")
 
 

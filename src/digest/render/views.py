@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from markupsafe import Markup, escape
@@ -20,6 +21,7 @@ from markupsafe import Markup, escape
 from digest.errors import TemplateError
 from digest.models import Group, Item, Media, Section, SocialPost
 from digest.render.filters import (
+    anchor,
     clean_html,
     format_date,
     link_to,
@@ -46,6 +48,11 @@ class FragmentStyles:
     quoted_p: str
     blockquote: str
     img: str
+
+    @cached_property
+    def link_attr(self) -> str:
+        """The link style as an escaped attribute, for anchor()."""
+        return f' style="{escape(self.link)}"'
 
     @classmethod
     def from_module(cls, module: Any) -> FragmentStyles:
@@ -110,35 +117,27 @@ class PostView:
         self.platform = platform_name(post.platform)
         self.url = safe_url(post.post_url)
         self.text = post.text
-        self._styles = styles
-
-    @lazy
-    def text_html(self) -> Markup:
-        return post_text(self.post.text, self._styles.link)
-
-    @lazy
-    def view_link(self) -> Markup:
-        """The "View on Bluesky" link, to the post when its URL is safe."""
-        return link_to(f"View on {self.platform}", self.url, self._styles.link)
+        self.text_html = post_text(post.text, styles.link) if post.text else Markup("")
+        # "View on Bluesky", linked to the post when its URL is safe.
+        self.view_link = anchor(f"View on {self.platform}", self.url, styles.link_attr)
 
 
 class ItemView:
-    """One item as the email shows it; each value is computed on first use."""
+    """One item as the email shows it; values both passes need are computed at once,
+    the others on first use."""
 
     def __init__(self, item: Item, email: EmailView) -> None:
         self.item = item
         self.title = item.title
+        self.url = safe_url(item.url)
         self.origin = item.origin.name
         self.has_summary = bool(item.summary)
+        self.post = PostView(item.post, email.styles) if item.post else None
         self._email = email
 
     @lazy
-    def url(self) -> str:
-        return safe_url(self.item.url)
-
-    @lazy
     def title_link(self) -> Markup:
-        return link_to(self.item.title, self.url, self._email.styles.link)
+        return anchor(self.title, self.url, self._email.styles.link_attr)
 
     @lazy
     def summary_html(self) -> Markup:
@@ -168,18 +167,13 @@ class ItemView:
         return self._email.date(self.item.published_at)
 
     @lazy
-    def post(self) -> PostView | None:
-        return PostView(self.item.post, self._email.styles) if self.item.post else None
-
-    @lazy
-    def card_image(self) -> Media | None:
-        """The post's first image, if its URL is safe (a card shows at most one)."""
-        first = self.item.media[:1]
-        return first[0] if first and safe_url(first[0].url) else None
+    def card_image(self) -> str:
+        """The URL of the post's first image, if safe (a card shows at most one)."""
+        return safe_url(self.item.media[0].url) if self.item.media else ""
 
     @lazy
     def first_alt(self) -> str:
-        """The first image's alt text (the text part names the picture a card shows)."""
+        """The first image's alt text (the card's image; the text part names it too)."""
         return self.item.media[0].alt if self.item.media else ""
 
     @lazy
