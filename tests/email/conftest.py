@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import random
 import socket
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 from digest.render import placeholders as p
 from digest.store import Store
@@ -69,7 +77,14 @@ class Sink:
     mail_reply: str | None = None
     drop_after_data: Callable[[str], bool] = lambda _rcpt: False
     pipelining: bool = False
+    envelope_from: dict[str, str] = field(default_factory=dict)  # rcpt → MAIL FROM
+    over_tls: list[bool] = field(default_factory=list)  # per DATA: was the session TLS?
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def mail_from(self) -> dict[str, str]:
+        """Each recipient's envelope sender (MAIL FROM), as the server saw it."""
+        with self.lock:
+            return dict(self.envelope_from)
 
     def counts(self) -> Counter[str]:
         with self.lock:
@@ -109,6 +124,10 @@ class Sink:
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.received.append((rcpt, envelope.original_content))
+                self.envelope_from[rcpt] = envelope.mail_from
+            # STARTTLS sets session.ssl; an implicit-TLS server's transport is TLS itself
+            tls = server.transport.get_extra_info("ssl_object") is not None
+            self.over_tls.append(session.ssl is not None or tls)
         if any(self.drop_after_data(r) for r in envelope.rcpt_tos):
             server.transport.close()
         return "250 OK queued"
@@ -161,3 +180,139 @@ def seeded(rate: float, seed: int = 7) -> Callable[[str], bool]:
         return random.Random(f"{seed}:{address}").random() < rate
 
     return pick
+
+
+@pytest.fixture
+def start_smtp() -> Iterator[Callable[..., int]]:
+    """Start more aiosmtpd servers (TLS, AUTH...) for one test; returns each one's port."""
+    controllers: list[Controller] = []
+
+    def start(handler: Sink, **options: Any) -> int:
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **options)
+        controller.start()
+        controllers.append(controller)
+        return int(controller.port)
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@dataclass(frozen=True)
+class Pki:
+    """A test CA and a server certificate it signed (for 127.0.0.1 and localhost)."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+def make_pki(directory: Path, name: str) -> Pki:
+    """A CA named ``name`` and a leaf certificate, written as PEM files under directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pki = Pki(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    pki.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    pki.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pki.key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return pki
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return make_pki(tmp_path / "pki", "digest test CA")
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    private_pem: str  # PKCS#8, as `openssl genpkey` writes it
+    dns_record: bytes  # the TXT record published at SELECTOR._domainkey.DOMAIN
+
+    def dnsfunc(self, name: str) -> Callable[..., bytes | None]:
+        """A resolver for dkim.verify that knows only this key's record."""
+
+        def lookup(qname: bytes, timeout: float = 5) -> bytes | None:
+            del timeout
+            return self.dns_record if qname.rstrip(b".") == name.encode() else None
+
+        return lookup
+
+
+@pytest.fixture(scope="session")
+def dkim_key() -> DkimKey:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return DkimKey(private_pem, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public_der))

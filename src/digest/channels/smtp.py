@@ -3,7 +3,10 @@
 One connection per worker slot, opened on first use and reopened after a failure. When
 the server offers PIPELINING (RFC 2920) MAIL, RCPT and DATA go out in one write, so a
 message costs two round trips instead of four. Connection problems never raise out of
-``send``: they come back as a 4xx reply, so the caller retries later.
+``send``: they come back as a 4xx reply, so the caller retries later. A session that
+cannot be set up for a reason on our side (an untrusted TLS certificate, refused
+credentials, no STARTTLS) comes back as a 5xx reply at stage ``setup``, which pauses
+the edition instead of failing every recipient in turn.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ import asyncio
 import base64
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from digest.config import SmtpChannel
 from digest.delivery.replies import Reply, lost_connection
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 
 MAX_REPLY_LINES = 100
 
@@ -36,7 +39,18 @@ DKIM_HEADERS = (
 
 
 class SmtpError(DigestError):
-    """The SMTP session could not be set up (greeting, TLS or authentication)."""
+    """The SMTP session could not be set up (greeting, TLS or authentication).
+
+    ``code`` is the server's reply code when it gave one, else 554 for a problem that
+    retrying cannot fix; ``reply`` turns it into what the sender classifies.
+    """
+
+    def __init__(self, message: str, code: int = 554) -> None:
+        super().__init__(message)
+        self.code = code
+
+    def reply(self) -> Reply:
+        return Reply(self.code, str(self), stage="setup")
 
 
 class SmtpConnection:
@@ -51,19 +65,27 @@ class SmtpConnection:
         self.extensions: dict[str, str] = {}
 
     @classmethod
-    async def open(cls, config: SmtpChannel, local_hostname: str) -> SmtpConnection:
-        context = ssl.create_default_context() if config.security != "none" else None
-        async with asyncio.timeout(config.timeout):
-            reader, writer = await asyncio.open_connection(
-                config.host,
-                config.port,
-                ssl=context if config.security == "tls" else None,
-                server_hostname=config.host if config.security == "tls" else None,
-                limit=1 << 16,
-            )
+    async def open(
+        cls, config: SmtpChannel, local_hostname: str, context: ssl.SSLContext | None
+    ) -> SmtpConnection:
+        implicit = config.security == "tls"
+        try:
+            async with asyncio.timeout(config.timeout):
+                reader, writer = await asyncio.open_connection(
+                    config.host,
+                    config.port,
+                    ssl=context if implicit else None,
+                    server_hostname=config.host if implicit else None,
+                    limit=1 << 16,
+                )
+        except ssl.SSLError as exc:
+            raise _tls_failure(config, exc) from None
         conn = cls(reader, writer, config.timeout)
         try:
             await conn._handshake(config, local_hostname, context)
+        except ssl.SSLError as exc:
+            conn.abort()
+            raise _tls_failure(config, exc) from None
         except BaseException:
             conn.abort()
             raise
@@ -75,45 +97,61 @@ class SmtpConnection:
         async with asyncio.timeout(self.timeout):
             greeting = await self.read_reply("connect")
             if greeting.code != 220:
-                raise SmtpError(f"{config.host}: greeting refused: {greeting}")
-            await self._ehlo(local_hostname)
+                raise SmtpError(f"{where(config)}: greeting refused: {greeting}", greeting.code)
+            await self._ehlo(config, local_hostname)
             if config.security == "starttls":
                 if "STARTTLS" not in self.extensions:
-                    raise SmtpError(f"{config.host}: server does not offer STARTTLS")
+                    raise SmtpError(
+                        f"{where(config)}: security is starttls but the server does not "
+                        "offer STARTTLS; nothing was sent in the clear"
+                    )
                 reply = await self.command(b"STARTTLS\r\n")
                 if reply.code != 220:
-                    raise SmtpError(f"{config.host}: STARTTLS refused: {reply}")
+                    raise SmtpError(f"{where(config)}: STARTTLS refused: {reply}", reply.code)
                 assert context is not None
                 await self.writer.start_tls(context, server_hostname=config.host)
-                await self._ehlo(local_hostname)
+                await self._ehlo(config, local_hostname)
             if config.username is not None:
                 password = config.password.resolve() if config.password else ""
-                await self._login(config.username.resolve(), password)
+                await self._login(config, config.username.resolve(), password)
 
-    async def _ehlo(self, local_hostname: str) -> None:
+    async def _ehlo(self, config: SmtpChannel, local_hostname: str) -> None:
         reply = await self.command(f"EHLO {local_hostname}\r\n".encode())
         if reply.code != 250:
-            raise SmtpError(f"EHLO refused: {reply}")
+            raise SmtpError(f"{where(config)}: EHLO refused: {reply}", reply.code)
         self.extensions = {}
         for line in reply.text.splitlines()[1:]:
             keyword, _, params = line.partition(" ")
             self.extensions[keyword.upper()] = params
 
-    async def _login(self, username: str, password: str) -> None:
-        methods = self.extensions.get("AUTH", "").upper().split()
+    async def _login(self, config: SmtpChannel, username: str, password: str) -> None:
+        offered = self.extensions.get("AUTH")
+        methods = (offered or "").upper().split()
+        plain = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
         if "PLAIN" in methods:
-            secret = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
-            reply = await self.command(f"AUTH PLAIN {secret}\r\n".encode())
+            mechanism = "PLAIN"
+            reply = await self.command(f"AUTH PLAIN {plain}\r\n".encode())
         elif "LOGIN" in methods:
+            mechanism = "LOGIN"
             reply = await self.command(b"AUTH LOGIN\r\n")
             for value in (username, password):
                 if reply.code != 334:
                     break
                 reply = await self.command(base64.b64encode(value.encode()) + b"\r\n")
+        elif offered is None:
+            cleartext = config.security == "none"
+            hint = " without TLS (use security: starttls or tls)" if cleartext else ""
+            raise SmtpError(f"{where(config)}: the server offers no AUTH{hint}")
         else:
-            raise SmtpError("the server offers neither AUTH PLAIN nor AUTH LOGIN")
+            raise SmtpError(f"{where(config)}: no AUTH PLAIN or LOGIN (offered: {offered})")
         if reply.code != 235:
-            raise SmtpError(f"authentication failed: {reply.code}")  # never echo secrets
+            # the server's words may quote what we sent: strip every form of the secrets
+            text = _redact(str(reply), _secret_forms(username, password, plain))
+            raise SmtpError(
+                f"{where(config)}: AUTH {mechanism} refused: {text}; check the username "
+                "and password environment variables",
+                reply.code,
+            )
 
     async def read_reply(self, stage: str) -> Reply:
         lines: list[str] = []
@@ -209,6 +247,61 @@ def _accepted(replies: list[Reply]) -> bool:
     return any(reply.code in (250, 251) for reply in replies)
 
 
+def where(config: SmtpChannel) -> str:
+    return f"SMTP {config.host}:{config.port}"
+
+
+def _tls_failure(config: SmtpChannel, exc: ssl.SSLError) -> Exception:
+    """An untrusted certificate or a failed handshake is our setup: a clear, final error.
+
+    An EOF in the middle of the handshake is the server going away: retry later.
+    """
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return ConnectionError(f"{where(config)}: TLS handshake cut off: {exc}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        fix = (
+            f"; ca_file {config.ca_file} did not vouch for it"
+            if config.ca_file
+            else "; if the relay uses a private CA, set ca_file to its certificate"
+        )
+        return SmtpError(
+            f"{where(config)}: TLS certificate not trusted ({exc.verify_message}){fix}"
+        )
+    hint = (
+        " (security: tls wants a port that speaks TLS at once, usually 465; "
+        "587 wants security: starttls)"
+        if config.security == "tls"
+        else ""
+    )
+    return SmtpError(f"{where(config)}: TLS handshake failed: {exc.reason or exc}{hint}")
+
+
+def _secret_forms(username: str, password: str, plain: str) -> list[str]:
+    forms = [password, username, plain]
+    forms += [base64.b64encode(v.encode()).decode() for v in (username, password)]
+    return [f for f in forms if f]
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+def tls_context(config: SmtpChannel) -> ssl.SSLContext | None:
+    """The client context, verifying the relay against ca_file or the system's CAs."""
+    if config.security == "none":
+        return None
+    try:
+        return ssl.create_default_context(
+            cafile=str(config.ca_file) if config.ca_file is not None else None
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            [f"channels: smtp {config.host}: ca_file {config.ca_file}: cannot load it ({exc})"]
+        ) from None
+
+
 class SmtpTransport:
     """A pool of ``pool_size`` connections; worker slot i always uses connection i."""
 
@@ -217,6 +310,7 @@ class SmtpTransport:
         self.concurrency = max(1, config.pool_size)
         self.local_hostname = local_hostname or socket.getfqdn() or "localhost"
         self._pool: list[SmtpConnection | None] = [None] * self.concurrency
+        self._tls = tls_context(config)
         self._sign = _dkim_signer(config)
 
     async def open(self) -> None:
@@ -231,22 +325,27 @@ class SmtpTransport:
         conn = self._pool[worker]
         try:
             if conn is None:
-                conn = await SmtpConnection.open(self.config, self.local_hostname)
+                conn = await SmtpConnection.open(self.config, self.local_hostname, self._tls)
                 self._pool[worker] = conn
             return await conn.transaction(envelope_from, rcpts, data)
+        except SmtpError as exc:
+            self._drop(worker, conn)
+            return dict.fromkeys(rcpts, exc.reply())
         except (
             OSError,
             TimeoutError,
             ConnectionError,
             asyncio.IncompleteReadError,
             asyncio.LimitOverrunError,
-            SmtpError,
         ) as exc:
-            if conn is not None:
-                conn.abort()
-            self._pool[worker] = None
+            self._drop(worker, conn)
             reason = str(exc) or type(exc).__name__
             return {rcpt: lost_connection(reason) for rcpt in rcpts}
+
+    def _drop(self, worker: int, conn: SmtpConnection | None) -> None:
+        if conn is not None:
+            conn.abort()
+        self._pool[worker] = None
 
     async def close(self) -> None:
         for index, conn in enumerate(self._pool):
@@ -256,12 +355,16 @@ class SmtpTransport:
 
 
 def _dkim_signer(config: SmtpChannel) -> Callable[[bytes], bytes] | None:
-    """Sign the final bytes, naming both List- headers in h= (RFC 8058 §4)."""
+    """Sign the final bytes, naming both List- headers in h= (RFC 8058 §4).
+
+    The key is tried once here, so a bad key stops the send before anyone is mailed
+    instead of failing on every message.
+    """
     if not (config.dkim_selector and config.dkim_domain and config.dkim_private_key):
         return None
     import dkim
 
-    key = config.dkim_private_key.resolve().encode()
+    key = _pem(config.dkim_private_key.resolve())
     selector = config.dkim_selector.encode()
     domain = config.dkim_domain.encode()
 
@@ -270,7 +373,23 @@ def _dkim_signer(config: SmtpChannel) -> Callable[[bytes], bytes] | None:
         signature: bytes = dkim.sign(data, selector, domain, key, include_headers=present)
         return signature.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + data
 
+    try:
+        sign(b"From: check@" + domain + b"\r\nSubject: key check\r\n\r\nkey check\r\n")
+    except dkim.DKIMException as exc:
+        raise ConfigError(
+            [
+                f"channels: smtp {config.host}: dkim_private_key "
+                f"({config.dkim_private_key}) is not a usable RSA private key in PEM: {exc}"
+            ]
+        ) from None
     return sign
+
+
+def _pem(value: str) -> bytes:
+    """The key as dkimpy reads it: LF line endings ('\\n' escapes from .env files undone)."""
+    if "\n" not in value and "\\n" in value:
+        value = value.replace("\\n", "\n")
+    return value.replace("\r\n", "\n").strip().encode() + b"\n"
 
 
 def _has_header(data: bytes, name: bytes) -> bool:

@@ -21,7 +21,7 @@ class Verdict(Enum):
 class Reply:
     code: int
     text: str
-    stage: str = "data"  # mail | rcpt | data | connect
+    stage: str = "data"  # mail | rcpt | data | connect | setup (TLS, AUTH: our side)
 
     @property
     def enhanced(self) -> str | None:
@@ -48,8 +48,10 @@ def classify(reply: Reply) -> Verdict:
     enhanced = reply.enhanced or ""
     if enhanced.startswith("5.7."):
         return Verdict.PAUSE
-    if reply.stage == "mail":
-        return Verdict.PAUSE  # the relay refused our sender: every message would fail
+    if reply.stage in ("mail", "setup"):
+        # the relay refused our sender, our credentials or our TLS setup: every message
+        # would fail the same way
+        return Verdict.PAUSE
     if enhanced.startswith("5.1."):
         return Verdict.SUPPRESS
     # without an enhanced code a 550 may be policy as much as a missing mailbox:

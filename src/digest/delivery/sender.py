@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import sys
 import threading
 import time
@@ -20,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from digest.channels.maildir import MaildirTransport
 from digest.channels.smtp import SmtpTransport
 from digest.config import MaildirChannel, Settings, SmtpChannel
-from digest.delivery import ledger
+from digest.delivery import ledger, tokens
 from digest.delivery.message import EditionContent, MessageTemplate, Outgoing
 from digest.delivery.ratelimit import RateLimiter
 from digest.delivery.replies import Reply, Verdict, classify
@@ -69,15 +67,15 @@ def email_channel(
 
 def make_transport(settings: Settings, config: EmailChannel) -> Transport:
     if isinstance(config, SmtpChannel):
+        if config.ca_file is not None:  # relative to the config file, like every path
+            config = config.model_copy(update={"ca_file": settings.resolve_path(config.ca_file)})
         return SmtpTransport(config)
     return MaildirTransport(settings.resolve_path(Path(config.path)))
 
 
 def verp_token(settings: Settings, edition_id: int, subscriber_id: int) -> str:
     """``E.S.SIG``: names the delivery in a bounce address and cannot be forged."""
-    body = f"{edition_id}.{subscriber_id}"
-    sig = hmac.new(settings.signing_secret().encode(), f"verp:{body}".encode(), hashlib.sha256)
-    return f"{body}.{sig.hexdigest()[:10]}"
+    return tokens.verp_token(settings.signing_secret(), edition_id, subscriber_id)
 
 
 def envelope_sender(

@@ -6,6 +6,9 @@ Unsubscribe and preferences tokens never expire (links must keep working for at 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -63,3 +66,28 @@ class SubscriberTokens:
 
     def __call__(self, subscriber_id: int, list_name: str) -> str:
         return str(self._serializer.dumps({"s": subscriber_id, "l": list_name}))
+
+
+# ``E.S.SIG`` inside an address's local part, e.g. bounces+12.345.0123456789@example.org
+VERP_TOKEN = re.compile(r"(?<![\w.])(\d{1,18})\.(\d{1,18})\.([0-9a-f]{10})(?![\w.])", re.I)
+
+
+def _verp_signature(secret: str, edition_id: int, subscriber_id: int) -> str:
+    body = f"verp:{edition_id}.{subscriber_id}".encode()
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()[:10]
+
+
+def verp_token(secret: str, edition_id: int, subscriber_id: int) -> str:
+    """``E.S.SIG``: names one delivery in a bounce address and cannot be forged."""
+    return f"{edition_id}.{subscriber_id}.{_verp_signature(secret, edition_id, subscriber_id)}"
+
+
+def find_verp_token(secret: str, address: str) -> tuple[int, int] | None:
+    """(edition, subscriber) from a VERP address's local part when its signature holds."""
+    local = address.rsplit("@", 1)[0]
+    for match in VERP_TOKEN.finditer(local):
+        edition_id, subscriber_id = int(match.group(1)), int(match.group(2))
+        expected = _verp_signature(secret, edition_id, subscriber_id)
+        if hmac.compare_digest(expected, match.group(3).lower()):
+            return edition_id, subscriber_id
+    return None
