@@ -3,6 +3,15 @@
 A permanent 5.1.x failure suppresses the address as 'bounced'; a complaint suppresses
 it as 'complained' and ends every subscription at once. Other permanent failures and
 delays are counted but change nothing: one odd reply is no reason to drop a member.
+
+With VERP (``return_path: bounces+{token}@…``) each copy's envelope sender names its
+(edition, subscriber) with a signed token, and the bounce comes back to that address.
+When a bounce's envelope recipient (Delivered-To, X-Original-To, Envelope-To, To) or a
+DSN Original-Recipient carries a token whose signature holds, the DSN is attributed to
+that delivery's address, whatever its Final-Recipient says: a forwarded or rewritten
+mailbox still bounces the subscriber we mailed. A bounce whose return path holds a
+token that fails its signature check is forged or mangled: it changes nothing and is
+listed. Bounces without any token are read by Final-Recipient as before.
 """
 
 from __future__ import annotations
@@ -16,16 +25,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
+from email.utils import getaddresses
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.delivery.tokens import VERP_TOKEN, find_verp_token
 from digest.errors import DigestError
-from digest.store.tables import SubscriberRow
+from digest.store.tables import DeliveryRow, SubscriberRow
 from digest.subscribers import InvalidAddress, normalize_email, suppress, unsubscribe
 
 STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+# where the bounce's own envelope recipient (our VERP return path) shows, most exact first
+ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
 
 
 @dataclass(frozen=True)
@@ -58,27 +71,41 @@ def _report_parts(message: Message, kind: str) -> list[Message]:
     return [part for part in message.walk() if part.get_content_type() == kind]
 
 
-def parse_report(message: Message) -> list[Finding]:
-    """What a DSN or ARF report says about which addresses."""
+def parse_report(message: Message, attribute_to: str | None = None) -> list[Finding]:
+    """What a DSN or ARF report says about which addresses.
+
+    ``attribute_to`` (the address a verified VERP token names) replaces each DSN
+    recipient block's own address.
+    """
     findings: list[Finding] = []
-    for part in _report_parts(message, "message/delivery-status"):
-        blocks = part.get_payload()
-        for block in blocks[1:] if isinstance(blocks, list) else []:
-            if isinstance(block, Message):
-                findings.extend(_dsn_finding(block))
+    for block in _dsn_blocks(message):
+        findings.extend(_dsn_finding(block, attribute_to))
     for part in _report_parts(message, "message/feedback-report"):
         findings.extend(_arf_finding(message, part))
     return findings
 
 
-def _dsn_finding(block: Message) -> list[Finding]:
-    address = _address(block.get("Final-Recipient")) or _address(block.get("Original-Recipient"))
+def _dsn_blocks(message: Message) -> list[Message]:
+    """The per-recipient field groups of every message/delivery-status part."""
+    blocks: list[Message] = []
+    for part in _report_parts(message, "message/delivery-status"):
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            blocks += [b for b in payload[1:] if isinstance(b, Message)]
+    return blocks
+
+
+def _dsn_finding(block: Message, attribute_to: str | None = None) -> list[Finding]:
+    named = _address(block.get("Final-Recipient")) or _address(block.get("Original-Recipient"))
+    address = attribute_to or named
     if address is None:
         return []
     action = (block.get("Action") or "").strip().lower()
     status = STATUS.search(block.get("Status") or "")
     code = status.group(0) if status else ""
     detail = f"{action} {code} {block.get('Diagnostic-Code', '')}".strip()
+    if attribute_to and named != attribute_to:
+        detail += f" (VERP; Final-Recipient {named or block.get('Final-Recipient', '?')})"
     if action == "failed" and code.startswith("5.1."):
         return [Finding("bounce", address, detail)]
     if action in ("delayed", "relayed", "delivered", "expanded") or code.startswith("4."):
@@ -108,11 +135,52 @@ def _arf_finding(message: Message, part: Message) -> list[Finding]:
     return [Finding("complaint", address, f"feedback-type {kind}")]
 
 
+def _envelope_candidates(message: Message) -> list[str]:
+    """Addresses that may be the bounce's envelope recipient, i.e. our return path."""
+    values: list[str] = []
+    for header in ENVELOPE_HEADERS:
+        values += [str(v) for v in message.get_all(header) or []]
+    values += [str(b.get("Original-Recipient", "")) for b in _dsn_blocks(message)]
+    addresses: list[str] = []
+    for value in values:
+        value = value.split(";", 1)[-1] if ";" in value else value  # 'rfc822; addr'
+        addresses += [addr for _, addr in getaddresses([value]) if addr]
+    return addresses
+
+
+@dataclass(frozen=True)
+class VerpMatch:
+    address: str | None  # the subscriber a valid token names
+    refusal: str | None = None  # why the bounce must not be trusted at all
+
+
+def verp_recipient(session: Session, message: Message, secret: str) -> VerpMatch:
+    """The address a signed VERP token in the bounce's envelope recipient names."""
+    forged: list[str] = []
+    for candidate in _envelope_candidates(message):
+        found = find_verp_token(secret, candidate)
+        if found is None:
+            if VERP_TOKEN.search(candidate.rsplit("@", 1)[0]):
+                forged.append(candidate)
+            continue
+        edition_id, subscriber_id = found
+        delivery = session.get(DeliveryRow, (edition_id, subscriber_id))
+        subscriber = session.get(SubscriberRow, subscriber_id)
+        address = delivery.email if delivery else subscriber.email if subscriber else None
+        if address is None:
+            return VerpMatch(None, f"{candidate}: VERP token names no known subscriber")
+        return VerpMatch(address)
+    if forged:
+        return VerpMatch(None, f"{forged[0]}: VERP token signature invalid; bounce not trusted")
+    return VerpMatch(None)
+
+
 def apply(session: Session, findings: list[Finding], now: datetime, report: BounceReport) -> None:
     for finding in findings:
         if finding.kind == "bounce":
             suppress(session, finding.email, "bounced", now, detail=finding.detail)
-            report.bounced.append(finding.email)
+            if finding.email not in report.bounced:
+                report.bounced.append(finding.email)
         elif finding.kind == "complaint":
             suppress(session, finding.email, "complained", now, detail=finding.detail)
             row = session.scalars(
@@ -125,16 +193,32 @@ def apply(session: Session, findings: list[Finding], now: datetime, report: Boun
             report.ignored.append(f"{finding.email}: {finding.detail}")
 
 
-def process_message(session: Session, raw: bytes, now: datetime, report: BounceReport) -> None:
+def process_message(
+    session: Session,
+    raw: bytes,
+    now: datetime,
+    report: BounceReport,
+    verp_secret: str | None = None,
+) -> None:
+    """Apply one report; with ``verp_secret`` a signed VERP token decides whose DSN it is."""
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     report.messages += 1
-    findings = parse_report(message)
+    target = None
+    if verp_secret is not None and _dsn_blocks(message):
+        verp = verp_recipient(session, message, verp_secret)
+        if verp.refusal is not None:
+            report.ignored.append(verp.refusal)
+            return
+        target = verp.address
+    findings = parse_report(message, attribute_to=target)
     if not findings:
         report.ignored.append(f"'{message.get('Subject', '')}': not a DSN or ARF report")
     apply(session, findings, now, report)
 
 
-def read_maildir(session: Session, path: Path, now: datetime) -> BounceReport:
+def read_maildir(
+    session: Session, path: Path, now: datetime, *, verp_secret: str | None = None
+) -> BounceReport:
     """Process new messages in a Maildir and move them to cur/ marked seen."""
     if not (path / "new").is_dir():
         raise DigestError(f"{path}: not a Maildir (no new/ folder)")
@@ -144,7 +228,7 @@ def read_maildir(session: Session, path: Path, now: datetime) -> BounceReport:
         msg = box.get_message(key)
         if msg.get_subdir() != "new":
             continue
-        process_message(session, msg.as_bytes(), now, report)
+        process_message(session, msg.as_bytes(), now, report, verp_secret)
         msg.set_subdir("cur")
         msg.add_flag("S")
         box[key] = msg
@@ -160,6 +244,7 @@ def read_imap(
     *,
     port: int = 993,
     folder: str = "INBOX",
+    verp_secret: str | None = None,
 ) -> BounceReport:
     """Process unseen messages in an IMAP folder (TLS) and mark them seen."""
     report = BounceReport()
@@ -168,7 +253,7 @@ def read_imap(
             imap.login(username, password)
             imap.select(folder)
             for uid, raw in _unseen(imap):
-                process_message(session, raw, now, report)
+                process_message(session, raw, now, report, verp_secret)
                 imap.uid("STORE", uid, "+FLAGS", "(\\Seen)")
     except (OSError, imaplib.IMAP4.error) as exc:
         raise DigestError(f"IMAP {host}:{port}: {exc}") from None
