@@ -99,13 +99,20 @@ def bounces(
     now = datetime.now(UTC)
     with store.session() as session:
         if maildir is not None:
-            result = read_maildir(session, maildir, now)
+            result = read_maildir(session, maildir, now, verp_secret=settings.signing_secret())
         else:
             user, password = os.environ.get(imap_user_env), os.environ.get(imap_password_env)
             if not user or not password:
                 raise DigestError(f"set {imap_user_env} and {imap_password_env} for IMAP")
             result = read_imap(
-                session, imap_host, user, password, now, port=imap_port, folder=imap_folder
+                session,
+                imap_host,
+                user,
+                password,
+                now,
+                port=imap_port,
+                folder=imap_folder,
+                verp_secret=settings.signing_secret(),
             )
     _print_bounces(result)
 
