@@ -32,7 +32,8 @@ CLEANER = nh3.Cleaner()
 
 def clean_html(value: str) -> str:
     """nh3's default allowlist, and alt="" on images that have no alt text."""
-    return IMG_WITHOUT_ALT.sub(r'\1 alt=""', CLEANER.clean(value))
+    cleaned: str = CLEANER.clean(value)
+    return IMG_WITHOUT_ALT.sub(r'\1 alt=""', cleaned) if "<img" in cleaned else cleaned
 
 
 def safe_html(value: str | None) -> Markup:

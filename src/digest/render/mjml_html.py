@@ -99,8 +99,19 @@ def might_match(css: str, html: str) -> bool:
         return True
     if not needed:
         return False
-    used = {name for names in CLASS_ATTR.findall(html) for name in names.split()}
+    used = _classes_used(html)
     return any(classes <= used for classes in needed)
+
+
+def _classes_used(html: str) -> set[str]:
+    """Every class named in a class attribute (str.find: faster than a regex here)."""
+    used: set[str] = set()
+    at = html.find(' class="')
+    while at >= 0:
+        end = html.find('"', at + 8)
+        used.update(html[at + 8 : end].split())
+        at = html.find(' class="', end)
+    return used
 
 
 @functools.lru_cache(maxsize=16)

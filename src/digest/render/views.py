@@ -230,7 +230,7 @@ class EmailView:
         self._clean: dict[str, str] = {}
         self._styled: dict[tuple[str, bool], Markup] = {}
         self._text: dict[str, str] = {}
-        self._data: dict[int, Record] = {}
+        self._sections: dict[tuple[str, int], tuple[Section, Any]] = {}  # by id(), as above
 
     def of(self, item: Item) -> ItemView:
         view = self._views.get(id(item))
@@ -239,20 +239,32 @@ class EmailView:
         return view
 
     def items(self, section: Section) -> list[ItemView]:
-        return [self.of(item) for item in section.items]
+        """The section's items (the list is built once, for both passes)."""
+        return self._per_section("items", section, lambda: [self.of(i) for i in section.items])
 
     def groups(self, section: Section) -> list[GroupView]:
-        return [
-            GroupView(group, self.link(group.heading, group.url), [self.of(i) for i in group.items])
-            for group in section.groups
-        ]
+        return self._per_section(
+            "groups",
+            section,
+            lambda: [
+                GroupView(
+                    group, self.link(group.heading, group.url), [self.of(i) for i in group.items]
+                )
+                for group in section.groups
+            ],
+        )
 
     def data(self, section: Section) -> Record:
-        """``section.data`` as a Record (shared by the MJML and text passes)."""
-        record = self._data.get(id(section))
-        if record is None:
-            record = self._data[id(section)] = Record(section.data)
-        return record
+        """``section.data`` as a Record."""
+        return self._per_section("data", section, lambda: Record(section.data))
+
+    def _per_section(self, kind: str, section: Section, build: Callable[[], V]) -> V:
+        key = (kind, id(section))
+        found = self._sections.get(key)
+        if found is None or found[0] is not section:
+            found = self._sections[key] = (section, build())
+        value: V = found[1]
+        return value
 
     def link(self, text: object, url: str | None) -> Markup:
         """``link_to`` with the email's link style."""
