@@ -134,6 +134,12 @@ class ItemView:
         self.has_summary = bool(item.summary)
         self.post = PostView(item.post, email.styles) if item.post else None
         self._email = email
+        # Set here what the default templates show of every item (a lazy value costs
+        # a descriptor call on first use); the rest is computed on first use.
+        if self.post is None:
+            self.title_link = anchor(self.title, self.url, email.styles.link_attr)
+        else:
+            self.date = email.date(item.published_at)
 
     @lazy
     def title_link(self) -> Markup:
