@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
@@ -194,29 +195,105 @@ def test_a_slow_server_times_out() -> None:
         asyncio.run(go())
 
 
-def test_connection_is_pinned_to_the_checked_address() -> None:
-    """With the real network transport the checked IP is dialled, not a second lookup."""
-    from digest.sources.http import GuardedTransport
+class RecordingBackend(httpcore.AsyncNetworkBackend):
+    """Stands in for the network: records where each connection is dialled (and the TLS
+    name it is verified for) and answers every request with a canned 200."""
 
-    seen: list[httpx.Request] = []
+    def __init__(self) -> None:
+        self.dialled: list[tuple[str, int]] = []
+        self.tls_names: list[str | None] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200)
+    async def connect_tcp(self, host: str, port: int, **options: Any) -> Any:
+        self.dialled.append((host, port))
+        backend = self
 
-    guard = GuardedTransport(
-        httpx.MockTransport(handler),
-        allow_private=False,
-        resolver=resolves_to(PUBLIC),
-        pin=True,
+        class Stream(httpcore.AsyncMockStream):
+            async def start_tls(self, ssl_context: Any, server_hostname: Any = None, **kw: Any):
+                backend.tls_names.append(server_hostname)
+                return self
+
+        reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        return Stream([reply] * 10)
+
+    async def connect_unix_socket(self, path: str, **options: Any) -> Any:
+        raise AssertionError("never used")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def fetch_all(urls: list[str], resolver: Any, backend: RecordingBackend) -> list[Any]:
+    async def go() -> list[Any]:
+        async with make_client(NetworkConfig(), resolver=resolver, network_backend=backend) as c:
+            results: list[Any] = []
+            for url in urls:
+                try:
+                    results.append(await fetch(c, url, max_bytes=100))
+                except FetchError as exc:
+                    results.append(exc)
+            return results
+
+    return asyncio.run(go())
+
+
+def test_connections_are_pinned_to_the_checked_address() -> None:
+    """The real transport dials the checked IP itself (no second lookup), verifies TLS for
+    the host name, and resolves each host once per client."""
+    lookups: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return [PUBLIC]
+
+    backend = RecordingBackend()
+    [first, second] = fetch_all(
+        ["https://feeds.example.org/rss", "https://feeds.example.org/atom"], resolver, backend
     )
+    assert first.content == b"ok" and second.content == b"ok"
+    assert backend.dialled == [(PUBLIC, 443)]  # the second request reused the connection
+    assert backend.tls_names == ["feeds.example.org"]
+    assert lookups == ["feeds.example.org"]
 
+
+def test_two_sites_on_one_address_never_share_a_connection() -> None:
+    """Pooled connections are keyed by host name: site B's request never rides a TLS
+    connection that was verified for site A."""
+    backend = RecordingBackend()
+    results = fetch_all(
+        ["https://a.example.org/feed", "https://b.example.org/feed"], resolves_to(PUBLIC), backend
+    )
+    assert [r.content for r in results] == [b"ok", b"ok"]
+    assert backend.dialled == [(PUBLIC, 443), (PUBLIC, 443)]
+    assert backend.tls_names == ["a.example.org", "b.example.org"]
+
+
+def test_every_connection_opened_is_checked() -> None:
+    """A name that resolves to a private address is refused at connect: nothing dialled."""
+    answers = {"good.example.org": [PUBLIC], "intranet.example.org": ["10.0.0.7"]}
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return answers[host]
+
+    backend = RecordingBackend()
+    good, bad, literal = fetch_all(
+        [
+            "http://good.example.org/",
+            "http://intranet.example.org/",
+            "http://169.254.169.254/latest/",
+        ],
+        resolver,
+        backend,
+    )
+    assert good.content == b"ok"
+    assert isinstance(bad, BlockedAddressError) and "10.0.0.7" in str(bad)
+    assert isinstance(literal, BlockedAddressError)
+    assert backend.dialled == [(PUBLIC, 80)]
+
+
+def test_the_real_transport_refuses_localhost_at_connect() -> None:
     async def go() -> None:
-        async with httpx.AsyncClient(transport=guard) as client:
-            await client.get("https://feeds.example.org/rss")
+        async with make_client(NetworkConfig()) as client:
+            await fetch(client, "http://localhost:9/feed", max_bytes=100)
 
-    asyncio.run(go())
-    [request] = seen
-    assert request.url.host == PUBLIC
-    assert request.headers["Host"] == "feeds.example.org"
-    assert request.extensions["sni_hostname"] == "feeds.example.org"
+    with pytest.raises(BlockedAddressError, match=r"127\.0\.0\.1|::1"):
+        asyncio.run(go())

@@ -1,10 +1,15 @@
 """The one outbound HTTP client: bounded in time and size, and refusing private addresses.
 
 Every request made through a client from ``make_client`` passes ``GuardedTransport``,
-which checks the scheme and, after DNS resolution, every address of the host; so a
-redirect (followed by ``fetch`` one hop at a time) or a direct ``client.get`` is checked
-too. With the real network transport the connection is pinned to the checked address,
-so a DNS answer cannot change between the check and the connect.
+which refuses non-HTTP schemes and non-public literal addresses. Host names are checked
+when a connection is opened: with the real network, ``PinnedNetworkBackend`` resolves
+the host (once per host per client), refuses it if any address is not public, and dials
+the checked address itself, so a DNS answer cannot change between the check and the
+connect, and every connection actually opened has been checked. Connections stay keyed
+by host name, so TLS is verified for the name asked for and two sites sharing an address
+never share a connection. With an injected transport (tests) the check runs per request.
+A redirect (followed by ``fetch`` one hop at a time) or a direct ``client.get`` is
+checked the same way.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import functools
 import ipaddress
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
+import httpcore
 import httpx
 
 from digest.config import NetworkConfig
@@ -25,6 +31,9 @@ from digest.errors import DigestError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+SocketOption = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
 # Few idle connections: httpcore checks every idle one on each request (quadratic with
 # many), and a collect rarely asks one host twice.
 KEEPALIVE = 4
@@ -98,40 +107,24 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not (address.is_multicast or address.is_reserved)
 
 
-class GuardedTransport(httpx.AsyncBaseTransport):
-    """Refuses non-HTTP schemes and non-public addresses before the inner transport runs."""
+class AddressGuard:
+    """Decides whether a host may be contacted, and at which address.
 
-    def __init__(
-        self,
-        inner: httpx.AsyncBaseTransport,
-        *,
-        allow_private: bool,
-        resolver: Resolver = system_resolver,
-        pin: bool = False,
-    ) -> None:
-        self.inner = inner
-        self.allow_private = allow_private
+    Resolutions are cached per (host, port) for the guard's life (one collect), and
+    concurrent lookups of one host share a single query.
+    """
+
+    def __init__(self, resolver: Resolver = system_resolver) -> None:
         self.resolver = resolver
-        self.pin = pin
+        self._lookups: dict[tuple[str, int], asyncio.Future[list[str]]] = {}
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        if url.scheme not in ("http", "https"):
-            raise BlockedAddressError(f"refused {url}: only http and https URLs are fetched")
-        if not self.allow_private:
-            address = await self._checked_address(url.host, url.port or _default_port(url))
-            if self.pin and literal_ip(url.host) is None:
-                request.extensions = {**request.extensions, "sni_hostname": url.host}
-                request.url = url.copy_with(host=str(address))
-        return await self.inner.handle_async_request(request)
-
-    async def _checked_address(self, host: str, port: int) -> IPAddress:
+    async def checked_address(self, host: str, port: int) -> IPAddress:
         literal = literal_ip(host)
         if literal is not None:
             addresses = [literal]
         else:
             try:
-                found = await self.resolver(host, port)
+                found = await self._resolve(host, port)
             except OSError as exc:
                 raise FetchError(f"cannot resolve host '{host}': {exc}") from None
             addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
@@ -144,6 +137,85 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                     "(set network.allow_private to fetch from local addresses)"
                 )
         return addresses[0]
+
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        key = (host.lower(), port)
+        lookup = self._lookups.get(key)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self.resolver(host, port))
+            self._lookups[key] = lookup
+        try:
+            return list(await asyncio.shield(lookup))
+        except OSError:
+            self._lookups.pop(key, None)  # a failed lookup is not remembered
+            raise
+
+
+class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Every TCP connection goes to an address the guard checked for that host."""
+
+    def __init__(self, guard: AddressGuard, inner: httpcore.AsyncNetworkBackend) -> None:
+        self.guard = guard
+        self.inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        address = await self.guard.checked_address(host, port)
+        return await self.inner.connect_tcp(
+            str(address),
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddressError(f"refused the Unix socket {path}: only TCP is used")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """Refuses non-HTTP schemes and non-public addresses before the inner transport runs.
+
+    With ``pinned`` (the inner transport's connections go through a
+    ``PinnedNetworkBackend`` of the same guard) host names are left to the connect-time
+    check; literal addresses are still refused here, before any connection is looked for.
+    """
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        *,
+        allow_private: bool,
+        resolver: Resolver = system_resolver,
+        guard: AddressGuard | None = None,
+        pinned: bool = False,
+    ) -> None:
+        self.inner = inner
+        self.allow_private = allow_private
+        self.guard = guard or AddressGuard(resolver)
+        self.pinned = pinned
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise BlockedAddressError(f"refused {url}: only http and https URLs are fetched")
+        if not self.allow_private and not (self.pinned and literal_ip(url.host) is None):
+            await self.guard.checked_address(url.host, url.port or _default_port(url))
+        return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -166,13 +238,15 @@ def make_client(
     transport: httpx.AsyncBaseTransport | None = None,
     *,
     resolver: Resolver = system_resolver,
+    network_backend: httpcore.AsyncNetworkBackend | None = None,
 ) -> httpx.AsyncClient:
-    """A client whose every request is guarded; ``transport`` is for tests (MockTransport)."""
-    limits = httpx.Limits(max_connections=network.concurrency, max_keepalive_connections=KEEPALIVE)
-    pin = transport is None
-    inner = transport or httpx.AsyncHTTPTransport(verify=shared_ssl_context(), limits=limits)
+    """A client whose every request is guarded; ``transport`` is for tests (MockTransport),
+    and so is ``network_backend`` (what the real transport connects through)."""
+    guard = AddressGuard(resolver)
+    pinned = transport is None and not network.allow_private
+    inner = transport or _network_transport(network, guard, pinned, network_backend)
     guarded = GuardedTransport(
-        inner, allow_private=network.allow_private, resolver=resolver, pin=pin
+        inner, allow_private=network.allow_private, guard=guard, pinned=pinned
     )
     return httpx.AsyncClient(
         transport=guarded,
@@ -181,6 +255,28 @@ def make_client(
         max_redirects=network.max_redirects,
         headers={"User-Agent": network.user_agent},
     )
+
+
+def _network_transport(
+    network: NetworkConfig,
+    guard: AddressGuard,
+    pinned: bool,
+    backend: httpcore.AsyncNetworkBackend | None,
+) -> httpx.AsyncHTTPTransport:
+    limits = httpx.Limits(max_connections=network.concurrency, max_keepalive_connections=KEEPALIVE)
+    transport = httpx.AsyncHTTPTransport(verify=shared_ssl_context(), limits=limits)
+    if pinned or backend is not None:
+        # httpx has no parameter for the network backend; its transport sends every
+        # request to this pool (the same settings it built its own with).
+        inner = backend or httpcore.AnyIOBackend()
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=shared_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PinnedNetworkBackend(guard, inner) if pinned else inner,
+        )
+    return transport
 
 
 async def fetch(
