@@ -1,5 +1,6 @@
-"""Rendering overhead: Renderer.email (Jinja → MJML → HTML → inline CSS → checks)
-against a bare mjml-python compile of the same MJML, for a ~100-item demo edition.
+"""Rendering overhead: Renderer.email (Jinja → MJML → HTML → checks; css-inline only
+when override markup uses the inline classes) against a bare mjml-python compile of the
+same MJML, for a ~100-item demo edition.
 
     .venv/bin/python benchmarks/render.py [N]
 
@@ -198,7 +199,7 @@ def main() -> None:
         f"items={edition.item_count} sections={len(edition.sections)} runs={n} (best of 3 batches)"
     )
     print(f"html_bytes={rendered.html_bytes} text_bytes={len(rendered.text.encode())}")
-    print(f"edition_ms={edition_ms:.2f} (Renderer.email: jinja + mjml + css-inline + checks)")
+    print(f"edition_ms={edition_ms:.2f} (Renderer.email: jinja + text + mjml + checks)")
     print(f"bare_mjml_ms={bare_ms:.2f} (mjml2html of the same MJML)")
     print(f"render_overhead={edition_ms / bare_ms:.2f}")
 
