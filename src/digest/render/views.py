@@ -200,15 +200,18 @@ class ItemView:
 class Record:
     """A section's curated data (dicts and lists from YAML) with attribute access:
     ``d.deadlines``, ``dl.state``; a missing key reads as None, as ``.get()`` gives.
-    Built once per email, so templates skip a Jinja method call per value."""
+    Values are converted on first access and kept (templates then skip a Jinja method
+    call per value, and keys no template reads cost nothing)."""
 
     def __init__(self, data: dict[str, Any]) -> None:
-        self.__dict__.update((str(key), _record(value)) for key, value in data.items())
+        self.__dict__["_record_source"] = data
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)  # copy, pickle and friends probe for these
-        return None
+        value = _record(self.__dict__["_record_source"].get(name))
+        self.__dict__[name] = value
+        return value
 
 
 def _record(value: Any) -> Any:
