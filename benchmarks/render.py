@@ -67,8 +67,9 @@ def news(n: int, origin: Origin) -> Item:
         title=f"Workers report progress on a {topic} in story {n}",
         origin=origin,
         published_at=END - timedelta(hours=n),
-        summary=f"<p>Members described the {topic} and what comes next for the local, "
-        "including the bargaining calendar and the next membership meeting.</p>",
+        # every summary distinct, as in a real edition (no help from per-render memoizing)
+        summary=f"<p>Members of Local {100 + n} described the {topic} and what comes next, "
+        f"including the bargaining calendar and the meeting on day {n % 28 + 1}.</p>",
         extra={"quote": "We stood together and it worked.", "quote_by": "A shop steward"},
     )
 
