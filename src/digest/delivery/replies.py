@@ -29,6 +29,8 @@ class Reply:
         return match.group(0) if match else None
 
     def __str__(self) -> str:
+        if self.stage == "setup":  # our own account of a failed session, server reply inside
+            return self.text
         return f"{self.code} {self.text}".strip()
 
 

@@ -313,8 +313,9 @@ def _finish(store: Store, run: SendRun, report: RunReport) -> None:
         if run.paused is not None:
             row.status, row.pause_reason = "paused", run.paused
             report.warn(
-                f"edition {row.id} paused: the server refused on policy grounds: {run.paused}. "
-                "Nobody was suppressed; fix the sender setup and run 'digest send' again."
+                f"edition {row.id} paused: {run.paused}. Nobody was suppressed; fix the "
+                "sender setup (policy, sender address, TLS, credentials) and run "
+                "'digest send' again."
             )
 
 
