@@ -41,6 +41,7 @@ def dkim_tags(data: bytes) -> dict[bytes, bytes]:
     return dict(parse_tag_value(value.replace(b" ", b"").replace(b"\t", b"")))
 
 
+@pytest.mark.parametrize("escaped", [False, True], ids=["pem", "pem-with-backslash-n"])
 def test_every_copy_is_dkim_signed_over_both_list_unsubscribe_headers(
     smtp_settings: Callable[..., Settings],
     sink: Sink,
@@ -48,8 +49,11 @@ def test_every_copy_is_dkim_signed_over_both_list_unsubscribe_headers(
     now: datetime,
     dkim_key: DkimKey,
     monkeypatch: pytest.MonkeyPatch,
+    escaped: bool,
 ) -> None:
-    monkeypatch.setenv("TEST_DKIM_KEY", dkim_key.private_pem)
+    pem = dkim_key.private_pem
+    # a .env loader may leave the key on one line with literal \n escapes
+    monkeypatch.setenv("TEST_DKIM_KEY", pem.replace("\n", "\\n") if escaped else pem)
     settings = smtp_settings(
         dkim_selector="s1", dkim_domain="example.org", dkim_private_key="${TEST_DKIM_KEY}"
     )
@@ -102,6 +106,7 @@ def test_tls_is_verified_against_ca_file(
     smtp_settings: Callable[..., Settings],
     start_smtp: Callable[..., int],
     pki: Pki,
+    tmp_path: Path,
     store: Store,
     now: datetime,
     security: str,
@@ -114,7 +119,10 @@ def test_tls_is_verified_against_ca_file(
     people = add_people(store, now, 5)
     edition = make_edition(store, now)
     report = RunReport()
-    settings = smtp_settings(security=security, port=port, ca_file=str(pki.ca_file))
+    # a relative ca_file is read from the config's folder (tmp_path here)
+    ca_file = "pki/ca.pem" if security == "starttls" else str(pki.ca_file)
+    assert (tmp_path / "pki" / "ca.pem") == pki.ca_file
+    settings = smtp_settings(security=security, port=port, ca_file=ca_file)
     send_edition(settings, store, edition, report, now=now)
     assert server.counts() == dict.fromkeys(people, 1)
     assert server.over_tls and all(server.over_tls)
@@ -296,3 +304,30 @@ def statuses_of(store: Store, edition: int) -> dict[str, str]:
             select(DeliveryRow.email, DeliveryRow.status).where(DeliveryRow.edition_id == edition)
         ).all()
     return {email: status for email, status in rows}
+
+
+def test_credentials_are_not_sent_when_the_server_offers_auth_only_over_tls(
+    smtp_settings: Callable[..., Settings],
+    start_smtp: Callable[..., int],
+    store: Store,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    accounts = Accounts("digest@example.org", PASSWORD)
+    server = Sink()
+    port = start_smtp(server, authenticator=accounts, auth_required=True)  # AUTH needs TLS
+    monkeypatch.setenv("SMTP_USERNAME", "digest@example.org")
+    monkeypatch.setenv("SMTP_PASSWORD", PASSWORD)
+    settings = smtp_settings(
+        security="none", port=port, username="${SMTP_USERNAME}", password="${SMTP_PASSWORD}"
+    )
+    add_people(store, now, 2)
+    edition = make_edition(store, now)
+    send_edition(settings, store, edition, RunReport(), now=now)
+    assert accounts.attempts == [] and server.received == []
+    with store.session() as session:
+        row = session.get(EditionRow, edition)
+        assert row is not None and row.status == "paused"
+        assert "offers no AUTH without TLS (use security: starttls or tls)" in (
+            row.pause_reason or ""
+        )
