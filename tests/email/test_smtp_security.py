@@ -235,7 +235,7 @@ def test_auth_with_credentials_from_the_environment(
     send_edition(settings, store, edition, report, now=now)
     assert server.counts() == dict.fromkeys(people, 1)
     assert report.sent == 5
-    assert accounts.attempts and {a[:3] for a in accounts.attempts} == {
+    assert accounts.attempts and set(accounts.attempts) == {
         (mechanism, b"digest@example.org", True)
     }
 
