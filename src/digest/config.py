@@ -444,7 +444,27 @@ def _model_problems(settings: Settings) -> list[str]:
         problems.extend(_source_location_problems(name, source, settings))
     for name, newsletter in settings.newsletters.items():
         problems.extend(_social_account_problems(name, newsletter, settings))
+    for name, channel in settings.channels.items():
+        problems.extend(_clear_text_credentials(name, channel))
     return problems
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _clear_text_credentials(name: str, channel: Any) -> list[str]:
+    """A password over an unencrypted connection is readable on the wire; only a relay on
+    this machine (loopback) may take one without TLS."""
+    if not isinstance(channel, SmtpChannel) or channel.security != "none":
+        return []
+    if channel.username is None and channel.password is None:
+        return []
+    if channel.host in LOOPBACK_HOSTS:
+        return []
+    return [
+        f"channels.{name}.security: 'none' would send the SMTP password unencrypted to "
+        f"{channel.host}; use starttls or tls"
+    ]
 
 
 def _social_account_problems(

@@ -159,3 +159,22 @@ def test_a_send_time_inside_the_spring_forward_gap_is_warned(
         raw_config["newsletters"]["weekly"]["schedule"] = fine
         settings = validate_config(raw_config, base_dir=tmp_path)
         assert config_warnings(settings, datetime(2026, 11, 22, tzinfo=UTC)) == []
+
+
+def test_smtp_credentials_without_tls_are_refused_unless_on_loopback(
+    raw_config: dict[str, Any], tmp_path: Path
+) -> None:
+    smtp = {
+        "type": "smtp",
+        "host": "smtp.example.org",
+        "security": "none",
+        "username": "${SMTP_USERNAME}",
+        "password": "${SMTP_PASSWORD}",
+    }
+    raw_config["channels"]["relay"] = smtp
+    assert problems_of(raw_config, tmp_path) == [
+        "channels.relay.security: 'none' would send the SMTP password unencrypted to "
+        "smtp.example.org; use starttls or tls"
+    ]
+    raw_config["channels"]["relay"] = {**smtp, "host": "127.0.0.1"}
+    assert validate_config(raw_config, base_dir=tmp_path).channels["relay"]
