@@ -133,16 +133,19 @@ def parse_pool(feed_count: int) -> Iterator[Executor | None]:
         context.set_forkserver_preload(["digest.sources.feeds"])
     pool = ProcessPoolExecutor(workers, mp_context=context)
     try:
-        # Start every worker now, while no event loop threads exist. Frozen objects are
-        # left out of the garbage collector's scans: without that, the first collection
-        # in each forked worker (and in this process) touches every inherited object and
-        # copies nearly all memory pages (~0.2 s per process).
+        # Start every worker now, while no event loop threads exist. gc.freeze() keeps
+        # the existing objects out of the collector's scans: otherwise the first
+        # collection in each forked worker touches every inherited object, copying
+        # nearly every memory page (~0.2 s per process), and it could finalize an
+        # inherited database connection. Objects a program froze itself stay frozen.
+        frozen_before = gc.get_freeze_count()
         gc.freeze()
         try:
             for _ in range(workers):
                 pool.submit(os.getpid)
         finally:
-            gc.unfreeze()
+            if not frozen_before:
+                gc.unfreeze()
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
