@@ -20,7 +20,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -70,13 +70,27 @@ def collect(
     transport: httpx.AsyncBaseTransport | None = None,
     now: datetime | None = None,
     only: Iterable[str] | None = None,
+    cpu_pool: Executor | None = None,
 ) -> None:
-    """Read the configured sources (or ``only`` those ids) and store their items."""
+    """Read the configured sources (or ``only`` those ids) and store their items.
+
+    Feeds are parsed in worker processes when it pays off (see ``parse_pool``), started
+    here; or in ``cpu_pool``, one the caller started earlier with ``parse_pool_for`` —
+    before starting threads of its own (a progress spinner), which rule out forking.
+    """
     chosen = None if only is None else list(only)
-    with parse_pool(_feed_count(settings, chosen)) as pool:
+    with ExitStack() as stack:
+        if cpu_pool is None:
+            cpu_pool = stack.enter_context(parse_pool(_feed_count(settings, chosen)))
         asyncio.run(
             collect_async(
-                settings, store, report, transport=transport, now=now, only=chosen, cpu_pool=pool
+                settings,
+                store,
+                report,
+                transport=transport,
+                now=now,
+                only=chosen,
+                cpu_pool=cpu_pool,
             )
         )
 
@@ -109,29 +123,37 @@ async def collect_async(
     _save(store, outcomes, report, now)
 
 
+def parse_pool_for(
+    settings: Settings, only: Iterable[str] | None = None
+) -> AbstractContextManager[Executor | None]:
+    """``parse_pool`` sized for the feeds a collect of ``only`` (or all) sources reads."""
+    return parse_pool(_feed_count(settings, None if only is None else list(only)))
+
+
 @contextmanager
 def parse_pool(feed_count: int) -> Iterator[Executor | None]:
-    """Worker processes for parsing ``feed_count`` feeds, or None when they would not pay off
-    (few feeds, one core, or no way to start processes safely here).
+    """Worker processes for parsing ``feed_count`` feeds, or None (parse in a thread)
+    when they would not pay off or cannot be started safely here.
 
-    Fork is cheapest (the workers inherit the imported modules), but only safe while this
-    is the only thread: a thread holding a lock at the fork leaves it held forever in the
-    child. So we fork only from a single-threaded main thread, before the event loop
-    exists (its resolver threads would be inherited); the workers never touch the
-    inherited store connections (SQLAlchemy's rule for engines across fork) and exit with
-    os._exit, so they never close them either. With other threads running (the scheduler
-    calls collect from its thread pool) the workers come from a forkserver instead.
+    Workers are forked: the cheapest start (they inherit the imported modules), and only
+    safe while this is the only thread, since a lock another thread holds at the fork
+    stays held forever in the child. So the pool exists only when called from the main
+    thread of a single-threaded process (a plain ``digest collect``), before any event
+    loop (its resolver threads); with other threads (the scheduler's thread pool, a
+    spinner, a web server) feeds are parsed in a thread, as without a pool. Spawn and
+    forkserver were rejected: about 2 s to start a fresh interpreter with the parser,
+    more than parsing saves in one collect, and their workers re-import ``__main__``
+    (an unguarded embedding script would run again in every worker).
+
+    The workers never use the store: they inherit its pooled database connections but
+    never touch them (SQLAlchemy's rule for engines across fork) and leave with
+    ``os._exit``, so they never close them either.
     """
     workers = min(_usable_cpus(), POOL_MAX_WORKERS)
-    method = _safe_start_method()
-    if feed_count < POOL_MIN_FEEDS or workers < 2 or method is None:
+    if feed_count < POOL_MIN_FEEDS or workers < 2 or not _fork_is_safe():
         yield None
         return
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        # The server imports the parser once; each worker forks from it ready to parse.
-        context.set_forkserver_preload(["digest.sources.feeds"])
-    pool = ProcessPoolExecutor(workers, mp_context=context)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
         # Start every worker now, while no event loop threads exist. gc.freeze() keeps
         # the existing objects out of the collector's scans: otherwise the first
@@ -151,12 +173,9 @@ def parse_pool(feed_count: int) -> Iterator[Executor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _safe_start_method() -> str | None:
-    methods = multiprocessing.get_all_start_methods()
+def _fork_is_safe() -> bool:
     alone = threading.current_thread() is threading.main_thread() and threading.active_count() == 1
-    if alone and sys.platform == "linux" and "fork" in methods:
-        return "fork"
-    return "forkserver" if "forkserver" in methods else None
+    return alone and sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _usable_cpus() -> int:
