@@ -6,6 +6,7 @@ built, and email and social posts go through ledgers that resume instead of repe
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from datetime import datetime
 from typing import Any
 
@@ -43,11 +44,16 @@ def current_period(settings: Settings, newsletter_id: str, now: datetime) -> Per
 
 
 def collect_stage(
-    settings: Settings, store: Store, report: RunReport, now: datetime, transport: Any = None
+    settings: Settings,
+    store: Store,
+    report: RunReport,
+    now: datetime,
+    transport: Any = None,
+    cpu_pool: Executor | None = None,
 ) -> None:
     from digest.sources import collect
 
-    collect(settings, store, report, transport=transport, now=now)
+    collect(settings, store, report, transport=transport, now=now, cpu_pool=cpu_pool)
 
 
 def email_channels(settings: Settings, newsletter_id: str) -> list[str]:

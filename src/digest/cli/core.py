@@ -123,10 +123,14 @@ def collect(
         for line in collect_plan(settings, source or None):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         return
+    from digest.sources import parse_pool_for
+
     report = RunReport()
     store = open_store(settings.store.url)
-    with console.status("Collecting sources…"):
-        collect_sources(settings, store, report, now=parse_at(at), only=source or None)
+    only = source or None
+    # The parsing workers fork before the spinner starts its thread (fork needs one thread).
+    with parse_pool_for(settings, only) as pool, console.status("Collecting sources…"):
+        collect_sources(settings, store, report, now=parse_at(at), only=only, cpu_pool=pool)
     print_report(report)
 
 
@@ -212,13 +216,15 @@ def run_all(
     succeeded is not run again, and one that failed or crashed is resumed.
     """
     from digest.pipeline import collect_stage
+    from digest.sources import parse_pool_for
 
     warn_if_demo_key(settings)
     reports = []
     if collect_first:
         collect_report = RunReport(newsletter="collect")
-        with console.status("Collecting sources…"):
-            collect_stage(settings, store, collect_report, now)
+        # The parsing workers fork before the spinner starts its thread.
+        with parse_pool_for(settings) as pool, console.status("Collecting sources…"):
+            collect_stage(settings, store, collect_report, now, cpu_pool=pool)
         reports.append(collect_report)
     for name in names:
         with console.status(f"Running {name}…"):
