@@ -22,8 +22,7 @@ def minimal_config(tmp_path: Path) -> dict[str, Any]:
     feed = tmp_path / "feed.xml"
     if not feed.exists():
         feed.write_text(
-            "<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
-            "</channel></rss>",
+            "<?xml version='1.0'?><rss version='2.0'><channel><title>t</title></channel></rss>",
             encoding="utf-8",
         )
     return {

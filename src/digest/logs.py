@@ -28,13 +28,20 @@ SECRET_ENV_NAME = re.compile(
 )
 # Short values (e.g. "1") would redact half of every line; real secrets are longer.
 MIN_SECRET_LENGTH = 6
-_AUTH_HEADER = re.compile(
-    r"((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)([^'\"\r\n,}]+)", re.I
-)
+_AUTH_HEADER = re.compile(r"((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)([^'\"\r\n,}]+)", re.I)
 _BEARER = re.compile(r"\b(Bearer|Basic|OAuth)\s+[A-Za-z0-9._~+/=%-]+", re.I)
 # Libraries that log request headers or signed URLs at DEBUG.
-CHATTY_LOGGERS = ("tweepy", "requests_oauthlib", "oauthlib", "httpx", "httpcore", "urllib3",
-                  "atproto", "aiosmtplib", "mail.log")
+CHATTY_LOGGERS = (
+    "tweepy",
+    "requests_oauthlib",
+    "oauthlib",
+    "httpx",
+    "httpcore",
+    "urllib3",
+    "atproto",
+    "aiosmtplib",
+    "mail.log",
+)
 
 _run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("digest_run_id", default=None)
 
@@ -53,13 +60,15 @@ def current_run_id() -> str | None:
     return _run_id.get()
 
 
-def event(logger: logging.Logger, name: str, level: int = logging.INFO, /,
-          **fields: Any) -> None:
+def event(logger: logging.Logger, name: str, level: int = logging.INFO, /, **fields: Any) -> None:
     """Log one event as ``event=<name> key=value ...`` (values quoted when needed)."""
     if logger.isEnabledFor(level):
-        logger.log(level, "event=%s%s", name, "".join(
-            f" {key}={_value(value)}" for key, value in fields.items()
-        ))
+        logger.log(
+            level,
+            "event=%s%s",
+            name,
+            "".join(f" {key}={_value(value)}" for key, value in fields.items()),
+        )
 
 
 def _value(value: Any) -> str:

@@ -153,8 +153,7 @@ def notify_failure(
         return False
     title = settings.newsletters[newsletter].title
     lines = [
-        f"The scheduled run of '{title}' ({newsletter}) for the period ending {period_key} "
-        "failed.",
+        f"The scheduled run of '{title}' ({newsletter}) for the period ending {period_key} failed.",
         "",
         f"Run: {run_id}",
         f"Error: {error}",
@@ -171,8 +170,13 @@ def notify_failure(
         "to resume where it stopped.",
     ]
     try:
-        send_notice(settings, staff, f"[digest] Run failed: {title} ({period_key})",
-                    "\n".join(lines), newsletter=newsletter)
+        send_notice(
+            settings,
+            staff,
+            f"[digest] Run failed: {title} ({period_key})",
+            "\n".join(lines),
+            newsletter=newsletter,
+        )
     except NoticeError as exc:
         event(log, "notice.failed", logging.ERROR, newsletter=newsletter, error=str(exc))
         return False

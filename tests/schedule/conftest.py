@@ -46,20 +46,41 @@ class FakePipeline:
     sends go through a ledger file so a rerun resumes instead of repeating."""
 
     sent_log: Path
-    recipients: tuple[str, ...] = ("a@example.org", "b@example.org", "c@example.org",
-                                   "d@example.org", "e@example.org")
+    recipients: tuple[str, ...] = (
+        "a@example.org",
+        "b@example.org",
+        "c@example.org",
+        "d@example.org",
+        "e@example.org",
+    )
     kill_after: int | None = None  # sends before a simulated kill (first call only)
     fail_with: Exception | None = None
     gate: threading.Event | None = None  # when set, wait for it before sending
     entered: threading.Event = field(default_factory=threading.Event)
     calls: list[dict[str, Any]] = field(default_factory=list)
 
-    def __call__(self, settings: Settings, newsletter_id: str, *, now: datetime,
-                 period: Period | None = None, store: Store | None = None,
-                 collect: bool = True, deliver: bool = True, post: bool = True) -> RunReport:
+    def __call__(
+        self,
+        settings: Settings,
+        newsletter_id: str,
+        *,
+        now: datetime,
+        period: Period | None = None,
+        store: Store | None = None,
+        collect: bool = True,
+        deliver: bool = True,
+        post: bool = True,
+    ) -> RunReport:
         assert period is not None and store is not None
-        self.calls.append({"newsletter": newsletter_id, "period": period.key,
-                           "collect": collect, "deliver": deliver, "post": post})
+        self.calls.append(
+            {
+                "newsletter": newsletter_id,
+                "period": period.key,
+                "collect": collect,
+                "deliver": deliver,
+                "post": post,
+            }
+        )
         self.entered.set()
         if self.gate is not None:
             assert self.gate.wait(10), "test gate never opened"
@@ -71,20 +92,31 @@ class FakePipeline:
             self._deliver(edition_id, report)
         return report
 
-    def _edition(self, settings: Settings, store: Store, newsletter_id: str, period: Period,
-                 now: datetime) -> tuple[int, str]:
+    def _edition(
+        self, settings: Settings, store: Store, newsletter_id: str, period: Period, now: datetime
+    ) -> tuple[int, str]:
         with store.session() as session:
-            row = session.scalars(select(EditionRow).where(
-                EditionRow.newsletter == newsletter_id,
-                EditionRow.period_key == period.key)).first()
+            row = session.scalars(
+                select(EditionRow).where(
+                    EditionRow.newsletter == newsletter_id, EditionRow.period_key == period.key
+                )
+            ).first()
             if row is None:
                 needs_approval = settings.newsletters[newsletter_id].approval is not None
                 row = EditionRow(
-                    newsletter=newsletter_id, period_key=period.key,
-                    period_start=period.start, period_end=period.end, title="T",
-                    subject=f"Weekly {period.key}", status="draft" if needs_approval
-                    else "approved", sections=[], html="<p>hello</p>", text="hello",
-                    web_html="", created_at=now)
+                    newsletter=newsletter_id,
+                    period_key=period.key,
+                    period_start=period.start,
+                    period_end=period.end,
+                    title="T",
+                    subject=f"Weekly {period.key}",
+                    status="draft" if needs_approval else "approved",
+                    sections=[],
+                    html="<p>hello</p>",
+                    text="hello",
+                    web_html="",
+                    created_at=now,
+                )
                 session.add(row)
                 session.flush()
             return row.id, row.status
@@ -118,8 +150,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def staff_settings(make_settings: Callable[..., Settings], raw_config: dict[str, Any]
-                   ) -> Callable[..., Settings]:
+def staff_settings(
+    make_settings: Callable[..., Settings], raw_config: dict[str, Any]
+) -> Callable[..., Settings]:
     """Settings with a staff address and per-newsletter overrides."""
 
     def build(**newsletter: Any) -> Settings:

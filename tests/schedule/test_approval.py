@@ -20,8 +20,13 @@ SEND = datetime(2026, 11, 20, 16, 0, tzinfo=ZoneInfo("America/New_York"))
 
 
 def approval_settings(staff_settings: Callable[..., Settings], on_timeout: str) -> Settings:
-    return staff_settings(approval={"reviewers": ["editor@example.org", "chief@example.org"],
-                                    "lead_time": "2h", "on_timeout": on_timeout})
+    return staff_settings(
+        approval={
+            "reviewers": ["editor@example.org", "chief@example.org"],
+            "lead_time": "2h",
+            "on_timeout": on_timeout,
+        }
+    )
 
 
 def links_in(message: Any) -> dict[str, str]:
@@ -32,7 +37,10 @@ def links_in(message: Any) -> dict[str, str]:
 
 
 def test_preview_at_lead_time_then_send_only_when_approved(
-    staff_settings: Callable[..., Settings], store: Store, pipeline: Any, clock: Any,
+    staff_settings: Callable[..., Settings],
+    store: Store,
+    pipeline: Any,
+    clock: Any,
     outbox: Callable[[Settings], list[Any]],
 ) -> None:
     settings = approval_settings(staff_settings, "hold")
@@ -62,7 +70,10 @@ def test_preview_at_lead_time_then_send_only_when_approved(
 
 
 def test_not_approved_by_send_time_is_held_then_sent_when_approved(
-    staff_settings: Callable[..., Settings], store: Store, pipeline: Any, clock: Any,
+    staff_settings: Callable[..., Settings],
+    store: Store,
+    pipeline: Any,
+    clock: Any,
     outbox: Callable[[Settings], list[Any]],
 ) -> None:
     settings = approval_settings(staff_settings, "hold")
@@ -86,7 +97,10 @@ def test_not_approved_by_send_time_is_held_then_sent_when_approved(
 
 
 def test_on_timeout_send_sends_unapproved_edition(
-    staff_settings: Callable[..., Settings], store: Store, pipeline: Any, clock: Any,
+    staff_settings: Callable[..., Settings],
+    store: Store,
+    pipeline: Any,
+    clock: Any,
 ) -> None:
     settings = approval_settings(staff_settings, "send")
     daemon = Daemon(settings, store, runner=pipeline, clock=clock)
@@ -99,7 +113,10 @@ def test_on_timeout_send_sends_unapproved_edition(
 
 
 def test_held_edition_is_not_sent_even_with_on_timeout_send(
-    staff_settings: Callable[..., Settings], store: Store, pipeline: Any, clock: Any,
+    staff_settings: Callable[..., Settings],
+    store: Store,
+    pipeline: Any,
+    clock: Any,
 ) -> None:
     settings = approval_settings(staff_settings, "send")
     daemon = Daemon(settings, store, runner=pipeline, clock=clock)
@@ -114,7 +131,10 @@ def test_held_edition_is_not_sent_even_with_on_timeout_send(
 
 
 def test_missed_preview_is_prepared_at_send_time(
-    staff_settings: Callable[..., Settings], store: Store, pipeline: Any, clock: Any,
+    staff_settings: Callable[..., Settings],
+    store: Store,
+    pipeline: Any,
+    clock: Any,
     outbox: Callable[[Settings], list[Any]],
 ) -> None:
     """Down during the lead time: previews go out at start-up, on_timeout decides."""
@@ -125,23 +145,24 @@ def test_missed_preview_is_prepared_at_send_time(
     assert {m["To"] for m in outbox(settings)} >= {"editor@example.org", "chief@example.org"}
 
 
-def test_tokens_are_signed_and_for_approval_only(staff_settings: Callable[..., Settings]
-                                                 ) -> None:
+def test_tokens_are_signed_and_for_approval_only(staff_settings: Callable[..., Settings]) -> None:
     settings = approval_settings(staff_settings, "hold")
     with pytest.raises(BadToken):
         read_link(settings, "not-a-token")
-    other = make_token(settings.signing_secret(), "confirm",
-                       {"e": 1, "a": "approve", "r": "x", "n": "weekly"})
+    other = make_token(
+        settings.signing_secret(), "confirm", {"e": 1, "a": "approve", "r": "x", "n": "weekly"}
+    )
     with pytest.raises(BadToken):
         read_link(settings, other)
-    forged = make_token("another-key", "approve", {"e": 1, "a": "approve", "r": "x",
-                                                   "n": "weekly"})
+    forged = make_token("another-key", "approve", {"e": 1, "a": "approve", "r": "x", "n": "weekly"})
     with pytest.raises(BadToken):
         read_link(settings, forged)
 
 
 def test_sent_edition_cannot_be_approved_or_held(
-    settings: Settings, store: Store, pipeline: Any,
+    settings: Settings,
+    store: Store,
+    pipeline: Any,
 ) -> None:
     from digest.schedule import run_period
 

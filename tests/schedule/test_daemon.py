@@ -51,20 +51,28 @@ def test_lock_held_by_another_process_blocks_the_cli(
     config.write_text(yaml.safe_dump(raw_config))
     url = raw_config["store"]["url"]
     holder = subprocess.Popen(
-        [PYTHON, "-c", textwrap.dedent(f"""
+        [
+            PYTHON,
+            "-c",
+            textwrap.dedent(f"""
             import sys
             from digest.schedule import lock
             held = lock.acquire({url!r})
             print("locked", flush=True)
             sys.stdin.readline()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         second = subprocess.run(
             [PYTHON, "-m", "digest.cli", "--config", str(config), "schedule"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert second.returncode == 1
         assert "already running on this store" in second.stderr
@@ -90,14 +98,19 @@ def test_postgres_advisory_lock_is_single_instance() -> None:
 
 
 def test_jobs_are_stored_in_the_project_database_and_unpickle(
-    make_settings: Callable[..., Settings], raw_config: dict[str, Any], store: Store,
+    make_settings: Callable[..., Settings],
+    raw_config: dict[str, Any],
+    store: Store,
     pipeline: Any,
 ) -> None:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from sqlalchemy import create_engine, inspect
 
-    weekly = {**raw_config["newsletters"]["weekly"], "grace": "6h",
-              "approval": {"reviewers": ["editor@example.org"], "lead_time": "2h"}}
+    weekly = {
+        **raw_config["newsletters"]["weekly"],
+        "grace": "6h",
+        "approval": {"reviewers": ["editor@example.org"], "lead_time": "2h"},
+    }
     settings = make_settings(newsletters={"weekly": weekly})
     daemon = Daemon(settings, store, runner=pipeline)
     scheduler = daemon.make_scheduler(blocking=False)
@@ -142,8 +155,9 @@ def test_stored_job_function_runs_the_period_through_the_ledger(
     assert len(pipeline.calls) == 1
 
 
-def test_sigterm_lets_the_run_in_flight_finish(settings: Settings, store: Store,
-                                               pipeline: Any, clock: Any) -> None:
+def test_sigterm_lets_the_run_in_flight_finish(
+    settings: Settings, store: Store, pipeline: Any, clock: Any
+) -> None:
     pipeline.gate = threading.Event()
     clock.set(FRI_4PM + timedelta(minutes=1))
     daemon = Daemon(settings, store, runner=pipeline, clock=clock)
@@ -161,14 +175,15 @@ def test_sigterm_lets_the_run_in_flight_finish(settings: Settings, store: Store,
     assert len(pipeline.sent()) == 5
 
 
-def test_schedule_process_stops_cleanly_on_sigterm(raw_config: dict[str, Any],
-                                                   tmp_path: Path) -> None:
+def test_schedule_process_stops_cleanly_on_sigterm(
+    raw_config: dict[str, Any], tmp_path: Path
+) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(raw_config))
     process = subprocess.Popen(
-        [PYTHON, "-m", "digest.cli", "--config", str(config), "schedule", "--log-level",
-         "DEBUG"],
-        stderr=subprocess.PIPE, text=True,
+        [PYTHON, "-m", "digest.cli", "--config", str(config), "schedule", "--log-level", "DEBUG"],
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stderr is not None
     lines = []
@@ -184,7 +199,8 @@ def test_schedule_process_stops_cleanly_on_sigterm(raw_config: dict[str, Any],
     assert "event=scheduler.stopping" in log and "event=scheduler.stopped clean=True" in log
     assert "jobs=send:weekly" in log
     assert not lock.lock_path(raw_config["store"]["url"]).exists() or (
-        lock.acquire(raw_config["store"]["url"]) is not None)
+        lock.acquire(raw_config["store"]["url"]) is not None
+    )
 
 
 KILLED_RUN = """
@@ -222,8 +238,12 @@ def test_process_killed_mid_run_is_completed_once_after_restart(
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(raw_config))
     now = FRI_4PM + timedelta(minutes=3)
-    script = KILLED_RUN.format(tests=str(Path(__file__).parent), config=str(config),
-                               now=now.isoformat(), sent=str(pipeline.sent_log))
+    script = KILLED_RUN.format(
+        tests=str(Path(__file__).parent),
+        config=str(config),
+        now=now.isoformat(),
+        sent=str(pipeline.sent_log),
+    )
     died = subprocess.run([PYTHON, "-c", script], capture_output=True, text=True, timeout=60)
     assert died.returncode == 137, died.stderr
     assert len(pipeline.sent()) == 2

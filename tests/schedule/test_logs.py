@@ -25,33 +25,48 @@ SECRETS = {
 
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings],
-             raw_config: dict[str, Any]) -> Iterator[tuple[Settings, io.StringIO]]:
+def captured(
+    monkeypatch: pytest.MonkeyPatch,
+    make_settings: Callable[..., Settings],
+    raw_config: dict[str, Any],
+) -> Iterator[tuple[Settings, io.StringIO]]:
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
-    channels = {**raw_config["channels"], "relay": {
-        "type": "smtp", "host": "127.0.0.1", "username": "${SMTP_PASSWORD}",
-        "password": "${SMTP_PASSWORD}"}}
-    sources = {**raw_config["sources"], "x": {
-        "type": "x", "bearer_token": "${X_BEARER}",
-        "accounts": [{"handle": "afl", "origin": {"name": "AFL"}}]}}
-    settings = make_settings(channels=channels, sources=sources,
-                             signing_key="${DIGEST_SIGNING_KEY}")
+    channels = {
+        **raw_config["channels"],
+        "relay": {
+            "type": "smtp",
+            "host": "127.0.0.1",
+            "username": "${SMTP_PASSWORD}",
+            "password": "${SMTP_PASSWORD}",
+        },
+    }
+    sources = {
+        **raw_config["sources"],
+        "x": {
+            "type": "x",
+            "bearer_token": "${X_BEARER}",
+            "accounts": [{"handle": "afl", "origin": {"name": "AFL"}}],
+        },
+    }
+    settings = make_settings(
+        channels=channels, sources=sources, signing_key="${DIGEST_SIGNING_KEY}"
+    )
     stream = io.StringIO()
     handler = configure_logging(settings, logging.DEBUG, stream)
     yield settings, stream
     logging.getLogger().removeHandler(handler)
 
 
-def test_secrets_never_reach_the_log_at_debug(captured: tuple[Settings, io.StringIO],
-                                              store: Store) -> None:
+def test_secrets_never_reach_the_log_at_debug(
+    captured: tuple[Settings, io.StringIO], store: Store
+) -> None:
     settings, stream = captured
     log = logging.getLogger("digest.test")
     log.debug("logging in with %s / %s", SECRETS["SMTP_PASSWORD"], SECRETS["MY_API_TOKEN"])
     log.debug("request headers: {'Authorization': 'Bearer %s'}", SECRETS["X_BEARER"])
     log.info("Authorization: Basic dXNlcjpwYXNz")
-    logging.getLogger("httpx").debug("GET https://api.x.com Authorization=%s",
-                                     SECRETS["X_BEARER"])
+    logging.getLogger("httpx").debug("GET https://api.x.com Authorization=%s", SECRETS["X_BEARER"])
 
     def leaky(settings: Settings, newsletter_id: str, **_: Any) -> Any:
         raise RuntimeError(f"SMTP login failed for password {SECRETS['SMTP_PASSWORD']}")
@@ -67,8 +82,9 @@ def test_secrets_never_reach_the_log_at_debug(captured: tuple[Settings, io.Strin
     assert logging.getLogger("tweepy").getEffectiveLevel() > logging.DEBUG
 
 
-def test_every_line_is_one_event_with_the_run_id(captured: tuple[Settings, io.StringIO],
-                                                 store: Store, pipeline: Any) -> None:
+def test_every_line_is_one_event_with_the_run_id(
+    captured: tuple[Settings, io.StringIO], store: Store, pipeline: Any
+) -> None:
     settings, stream = captured
     send = datetime(2026, 11, 20, 16, tzinfo=ZoneInfo("America/New_York"))
     result = run_period(settings, store, "weekly", send, now=send, runner=pipeline)
@@ -76,7 +92,9 @@ def test_every_line_is_one_event_with_the_run_id(captured: tuple[Settings, io.St
     lines = stream.getvalue().splitlines()
     run_lines = [line for line in lines if "event=run." in line]
     assert [line.split("event=")[1].split()[0] for line in run_lines] == [
-        "run.started", "run.finished"]
+        "run.started",
+        "run.finished",
+    ]
     assert all(f" run={result.record.id} " in line for line in run_lines)
     assert "newsletter=weekly" in run_lines[0] and "status=succeeded" in run_lines[1]
 

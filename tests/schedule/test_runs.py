@@ -33,11 +33,13 @@ def edition_count(store: Store) -> int:
         return int(session.scalar(select(func.count()).select_from(EditionRow)) or 0)
 
 
-def test_a_period_runs_once_and_records_report(settings: Settings, store: Store,
-                                               pipeline: Any) -> None:
+def test_a_period_runs_once_and_records_report(
+    settings: Settings, store: Store, pipeline: Any
+) -> None:
     first = run_period(settings, store, "weekly", FRI_4PM, now=FRI_4PM, runner=pipeline)
-    again = run_period(settings, store, "weekly", FRI_4PM, now=FRI_4PM + timedelta(minutes=5),
-                       runner=pipeline)
+    again = run_period(
+        settings, store, "weekly", FRI_4PM, now=FRI_4PM + timedelta(minutes=5), runner=pipeline
+    )
     assert first.outcome == "succeeded"
     assert again.outcome == "already_done"
     assert len(pipeline.calls) == 1
@@ -66,7 +68,10 @@ def test_down_over_fire_time_back_an_hour_later_runs_once(
 
 
 def test_down_30_hours_with_grace_6h_is_skipped_and_reported(
-    staff_settings: Callable[..., Settings], store: Store, pipeline: Any, clock: Any,
+    staff_settings: Callable[..., Settings],
+    store: Store,
+    pipeline: Any,
+    clock: Any,
     outbox: Callable[[Settings], list[Any]],
 ) -> None:
     settings = staff_settings(grace="6h")
@@ -115,31 +120,50 @@ def test_ticks_across_dst_switches_run_once_a_week(
         daemon.catch_up()
     keys = [c["period"] for c in pipeline.calls]
     assert keys == [
-        "2026-10-16T16:00-04:00", "2026-10-23T16:00-04:00", "2026-10-30T16:00-04:00",
-        "2026-11-06T16:00-05:00", "2026-11-13T16:00-05:00",
+        "2026-10-16T16:00-04:00",
+        "2026-10-23T16:00-04:00",
+        "2026-10-30T16:00-04:00",
+        "2026-11-06T16:00-05:00",
+        "2026-11-13T16:00-05:00",
     ]
     # the week before the start was missed long ago: skipped, not run
     assert next((r.status, r.period_key) for r in run_rows(store)) == (
-        "skipped", "2026-10-09T16:00-04:00")
+        "skipped",
+        "2026-10-09T16:00-04:00",
+    )
     assert [r.status for r in run_rows(store)][1:] == ["succeeded"] * 5
 
 
-@pytest.mark.parametrize(("zone", "first_send"), [
-    ("America/New_York", datetime(2026, 2, 27, 16, tzinfo=ZoneInfo("America/New_York"))),
-    ("Europe/London", datetime(2026, 3, 20, 16, tzinfo=ZoneInfo("Europe/London"))),
-    ("Europe/London", datetime(2026, 10, 16, 16, tzinfo=ZoneInfo("Europe/London"))),
-])
+@pytest.mark.parametrize(
+    ("zone", "first_send"),
+    [
+        ("America/New_York", datetime(2026, 2, 27, 16, tzinfo=ZoneInfo("America/New_York"))),
+        ("Europe/London", datetime(2026, 3, 20, 16, tzinfo=ZoneInfo("Europe/London"))),
+        ("Europe/London", datetime(2026, 10, 16, 16, tzinfo=ZoneInfo("Europe/London"))),
+    ],
+)
 def test_catch_up_sweeps_across_other_switches(
-    make_settings: Callable[..., Settings], store: Store, pipeline: Any, clock: Any,
-    zone: str, first_send: datetime,
+    make_settings: Callable[..., Settings],
+    store: Store,
+    pipeline: Any,
+    clock: Any,
+    zone: str,
+    first_send: datetime,
 ) -> None:
-    settings = make_settings(newsletters={"weekly": {
-        "title": "W", "schedule": "fri 16:00", "timezone": zone, "formats": ["weekly_list"]}})
+    settings = make_settings(
+        newsletters={
+            "weekly": {
+                "title": "W",
+                "schedule": "fri 16:00",
+                "timezone": zone,
+                "formats": ["weekly_list"],
+            }
+        }
+    )
     daemon = Daemon(settings, store, runner=pipeline, clock=clock)
     for week in range(4):
         for hours in (0.5, 5):  # a sweep half an hour after the send time, then another
-            clock.set((first_send + timedelta(weeks=week)).astimezone(UTC)
-                      + timedelta(hours=hours))
+            clock.set((first_send + timedelta(weeks=week)).astimezone(UTC) + timedelta(hours=hours))
             daemon.catch_up()
     local = [datetime.fromisoformat(c["period"]) for c in pipeline.calls]
     assert len(local) == 4
@@ -200,21 +224,28 @@ def test_killed_mid_run_then_restarted_completes_the_edition_once(
     assert all(call["collect"] for call in pipeline.calls)  # resumed run collects again
 
 
-def test_a_live_running_row_is_not_taken_over(settings: Settings, store: Store,
-                                              pipeline: Any) -> None:
+def test_a_live_running_row_is_not_taken_over(
+    settings: Settings, store: Store, pipeline: Any
+) -> None:
     owner = ledger.new_owner()
-    claimed = ledger.claim(store, "weekly", "2026-11-20T16:00-05:00", FRI_4PM, now=FRI_4PM,
-                           owner=owner, phase="send")
+    claimed = ledger.claim(
+        store, "weekly", "2026-11-20T16:00-05:00", FRI_4PM, now=FRI_4PM, owner=owner, phase="send"
+    )
     assert claimed is not None
     result = run_period(settings, store, "weekly", FRI_4PM, now=FRI_4PM, runner=pipeline)
     assert result.outcome == "claimed_elsewhere" and pipeline.calls == []
     ledger.release(owner)  # the owner is gone: now it is stale and resumable
-    assert run_period(settings, store, "weekly", FRI_4PM, now=FRI_4PM,
-                      runner=pipeline).outcome == "succeeded"
+    assert (
+        run_period(settings, store, "weekly", FRI_4PM, now=FRI_4PM, runner=pipeline).outcome
+        == "succeeded"
+    )
 
 
 def test_failed_run_notifies_staff_and_is_retried_later(
-    staff_settings: Callable[..., Settings], store: Store, pipeline: Any, clock: Any,
+    staff_settings: Callable[..., Settings],
+    store: Store,
+    pipeline: Any,
+    clock: Any,
     outbox: Callable[[Settings], list[Any]],
 ) -> None:
     settings = staff_settings()

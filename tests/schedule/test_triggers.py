@@ -25,8 +25,16 @@ SWITCHES = [
 def test_weekly_trigger_keeps_local_time_across_dst(
     make_settings: Callable[..., Settings], zone: str, switch: datetime, schedule: str
 ) -> None:
-    settings = make_settings(newsletters={"weekly": {
-        "title": "W", "schedule": schedule, "timezone": zone, "formats": ["weekly_list"]}})
+    settings = make_settings(
+        newsletters={
+            "weekly": {
+                "title": "W",
+                "schedule": schedule,
+                "timezone": zone,
+                "formats": ["weekly_list"],
+            }
+        }
+    )
     trigger = cron_trigger(settings.newsletters["weekly"])
     tz = ZoneInfo(zone)
     start = (switch - timedelta(weeks=3)).replace(tzinfo=tz)
@@ -48,8 +56,16 @@ def test_fire_time_inside_the_switch_hour_fires_at_most_once(
 ) -> None:
     """02:30/01:30 on a switch day: skipped or shifted by the switch, never twice, no hang."""
     hour = "2:30" if zone == "America/New_York" else "1:30"
-    settings = make_settings(newsletters={"weekly": {
-        "title": "W", "schedule": f"sun {hour}", "timezone": zone, "formats": ["weekly_list"]}})
+    settings = make_settings(
+        newsletters={
+            "weekly": {
+                "title": "W",
+                "schedule": f"sun {hour}",
+                "timezone": zone,
+                "formats": ["weekly_list"],
+            }
+        }
+    )
     trigger = cron_trigger(settings.newsletters["weekly"])
     tz = ZoneInfo(zone)
     day_start = switch.replace(tzinfo=tz)
@@ -72,8 +88,7 @@ def test_latest_fire_is_at_or_before_now(make_settings: Callable[..., Settings])
 def test_lead_trigger_fires_lead_time_before_each_send(
     make_settings: Callable[..., Settings],
 ) -> None:
-    trigger = LeadTrigger(cron_trigger(make_settings().newsletters["weekly"]),
-                          timedelta(hours=2))
+    trigger = LeadTrigger(cron_trigger(make_settings().newsletters["weekly"]), timedelta(hours=2))
     start = datetime(2026, 10, 26, tzinfo=UTC)
     times = fire_times(trigger, start, start + timedelta(weeks=3))
     ny = ZoneInfo("America/New_York")
@@ -86,9 +101,16 @@ def test_ambiguous_autumn_time_fires_once_not_twice(
     make_settings: Callable[..., Settings],
 ) -> None:
     """Plain CronTrigger fires 01:30 twice on 2026-10-25 in London; ours fires the first."""
-    settings = make_settings(newsletters={"weekly": {
-        "title": "W", "schedule": "sun 1:30", "timezone": "Europe/London",
-        "formats": ["weekly_list"]}})
+    settings = make_settings(
+        newsletters={
+            "weekly": {
+                "title": "W",
+                "schedule": "sun 1:30",
+                "timezone": "Europe/London",
+                "formats": ["weekly_list"],
+            }
+        }
+    )
     trigger = cron_trigger(settings.newsletters["weekly"])
     day = datetime(2026, 10, 25, tzinfo=UTC)
     times = fire_times(trigger, day - timedelta(hours=2), day + timedelta(hours=6))

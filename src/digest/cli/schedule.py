@@ -44,8 +44,7 @@ def schedule(
     settings = settings_from(ctx)
     configure_logging(settings, _level(log_level))
     store = open_store(settings.store.url)
-    daemon = Daemon(settings, store, config_path=ctx.obj["config_path"],
-                    stop_timeout=stop_timeout)
+    daemon = Daemon(settings, store, config_path=ctx.obj["config_path"], stop_timeout=stop_timeout)
     clean = daemon.run(standby=standby)
     store.dispose()
     if not clean:
@@ -99,19 +98,34 @@ def upcoming_table(settings: Settings, newsletter: str | None, now: datetime) ->
 
 def past_table(store: Store, newsletter: str | None, limit: int) -> Table:
     table = Table(title="Past runs", title_justify="left")
-    for column in ("run", "newsletter", "period", "status", "tries", "took", "sent",
-                   "failed", "posts", "error"):
+    for column in (
+        "run",
+        "newsletter",
+        "period",
+        "status",
+        "tries",
+        "took",
+        "sent",
+        "failed",
+        "posts",
+        "error",
+    ):
         table.add_column(column, overflow="fold")
     records = ledger.list_runs(store, newsletter, limit)
     for record in records:
         report = record.report or {}
         duration = record.duration
         table.add_row(
-            str(record.id), record.newsletter, record.period_key, record.status,
+            str(record.id),
+            record.newsletter,
+            record.period_key,
+            record.status,
             str(record.attempts or ""),
             f"{duration.total_seconds():.1f}s" if duration is not None else "",
-            str(report.get("sent", "")), str(report.get("failed", "")),
-            str(report.get("posts", "")), record.error or "",
+            str(report.get("sent", "")),
+            str(report.get("failed", "")),
+            str(report.get("posts", "")),
+            record.error or "",
         )
     if not records:
         table.caption = "no runs yet"
@@ -143,8 +157,9 @@ def approve(
     send_if_due(settings, store, newsletter, row.period_key, now)
 
 
-def send_if_due(settings: Settings, store: Store, newsletter: str, period_key: str,
-                now: datetime) -> None:
+def send_if_due(
+    settings: Settings, store: Store, newsletter: str, period_key: str, now: datetime
+) -> None:
     """After approval: send at once if the send time has passed, else say when it goes."""
     from digest.schedule import run_period
 
@@ -173,8 +188,9 @@ def _edition_to_decide(store: Store, newsletter: str, edition_id: int | None) ->
         else:
             row = session.scalars(
                 select(EditionRow)
-                .where(EditionRow.newsletter == newsletter,
-                       EditionRow.status.in_(("draft", "held")))
+                .where(
+                    EditionRow.newsletter == newsletter, EditionRow.status.in_(("draft", "held"))
+                )
                 .order_by(EditionRow.period_end.desc())
             ).first()
             if row is None:

@@ -48,10 +48,12 @@ def link_max_age(settings: Settings, newsletter: str) -> timedelta:
     return lead + config.grace
 
 
-def make_link(settings: Settings, edition_id: int, newsletter: str, action: Action,
-              reviewer: str) -> str:
+def make_link(
+    settings: Settings, edition_id: int, newsletter: str, action: Action, reviewer: str
+) -> str:
     token = make_token(
-        settings.signing_secret(), "approve",
+        settings.signing_secret(),
+        "approve",
         {"e": edition_id, "a": action, "r": reviewer, "n": newsletter},
     )
     return f"{settings.organization.site_url.rstrip('/')}/staff/approve/{token}"
@@ -59,13 +61,15 @@ def make_link(settings: Settings, edition_id: int, newsletter: str, action: Acti
 
 def read_link(settings: Settings, token: str) -> ApprovalLink:
     """Decode an approval token; raise BadToken if forged, for another purpose or expired."""
-    unchecked = read_token(settings.signing_secret(), "approve", token,
-                           max_age=timedelta(days=3650))
+    unchecked = read_token(
+        settings.signing_secret(), "approve", token, max_age=timedelta(days=3650)
+    )
     newsletter = str(unchecked.get("n", ""))
     if newsletter not in settings.newsletters or unchecked.get("a") not in ("approve", "hold"):
         raise BadToken("this link is not valid")
-    data = read_token(settings.signing_secret(), "approve", token,
-                      max_age=link_max_age(settings, newsletter))
+    data = read_token(
+        settings.signing_secret(), "approve", token, max_age=link_max_age(settings, newsletter)
+    )
     return ApprovalLink(int(data["e"]), data["a"], str(data["r"]), newsletter)
 
 
@@ -127,13 +131,20 @@ def request_approval(
             f"If nobody decides by then, it will {default}.\n"
         )
         send_notice(
-            settings, reviewer, f"[Preview] {subject}",
+            settings,
+            reviewer,
+            f"[Preview] {subject}",
             intro + "\n" + "-" * 60 + "\n\n" + text,
             _preview_html(intro, approve_url, hold_url, html),
             newsletter=newsletter,
         )
-    event(log, "approval.requested", newsletter=newsletter, edition=edition_id,
-          reviewers=len(config.approval.reviewers))
+    event(
+        log,
+        "approval.requested",
+        newsletter=newsletter,
+        edition=edition_id,
+        reviewers=len(config.approval.reviewers),
+    )
     return len(config.approval.reviewers)
 
 

@@ -149,8 +149,14 @@ class Daemon:
             return None
         late = now - fire_time
         if late <= newsletter.grace:
-            event(log, "run.catch_up", newsletter=newsletter_id, period=period.key,
-                  late=str(late), status=record.status if record else "missing")
+            event(
+                log,
+                "run.catch_up",
+                newsletter=newsletter_id,
+                period=period.key,
+                late=str(late),
+                status=record.status if record else "missing",
+            )
             return self._run(newsletter_id, fire_time, now)
         if record is None:
             self._skip(newsletter_id, period.key, fire_time, now, late)
@@ -166,25 +172,45 @@ class Daemon:
             return record.attempts < MAX_AUTO_ATTEMPTS and since >= RETRY_AFTER * record.attempts
         return True  # awaiting_approval / held: re-check the reviewers' decision
 
-    def _skip(self, newsletter_id: str, period_key: str, fire_time: datetime, now: datetime,
-              late: timedelta) -> None:
+    def _skip(
+        self,
+        newsletter_id: str,
+        period_key: str,
+        fire_time: datetime,
+        now: datetime,
+        late: timedelta,
+    ) -> None:
         grace = self.settings.newsletters[newsletter_id].grace
-        reason = (f"missed: the scheduler was not running at {fire_time.isoformat()}; "
-                  f"{late} late is beyond the grace of {grace}")
-        record = ledger.record_skipped(self.store, newsletter_id, period_key, fire_time,
-                                       now=now, reason=reason)
+        reason = (
+            f"missed: the scheduler was not running at {fire_time.isoformat()}; "
+            f"{late} late is beyond the grace of {grace}"
+        )
+        record = ledger.record_skipped(
+            self.store, newsletter_id, period_key, fire_time, now=now, reason=reason
+        )
         if record is None:
             return
-        event(log, "run.skipped", logging.WARNING, newsletter=newsletter_id,
-              period=period_key, reason=reason)
+        event(
+            log,
+            "run.skipped",
+            logging.WARNING,
+            newsletter=newsletter_id,
+            period=period_key,
+            reason=reason,
+        )
         staff = self.settings.organization.staff_email
         if staff:
             title = self.settings.newsletters[newsletter_id].title
             try:
-                send_notice(self.settings, staff, f"[digest] Skipped: {title} ({period_key})",
-                            f"'{title}' for the period ending {period_key} was not sent: "
-                            f"{reason}.\nTo send it anyway: digest run {newsletter_id} "
-                            f"--at {period_key}", newsletter=newsletter_id)
+                send_notice(
+                    self.settings,
+                    staff,
+                    f"[digest] Skipped: {title} ({period_key})",
+                    f"'{title}' for the period ending {period_key} was not sent: "
+                    f"{reason}.\nTo send it anyway: digest run {newsletter_id} "
+                    f"--at {period_key}",
+                    newsletter=newsletter_id,
+                )
             except NoticeError as exc:
                 event(log, "notice.failed", logging.ERROR, error=str(exc))
 
@@ -192,8 +218,15 @@ class Daemon:
         with self._inflight_changed:
             self._inflight += 1
         try:
-            return run_period(self.settings, self.store, newsletter_id, fire_time, now=now,
-                              runner=self.runner, clock=self.clock)
+            return run_period(
+                self.settings,
+                self.store,
+                newsletter_id,
+                fire_time,
+                now=now,
+                runner=self.runner,
+                clock=self.clock,
+            )
         finally:
             with self._inflight_changed:
                 self._inflight -= 1
@@ -213,8 +246,9 @@ class Daemon:
         cls = BlockingScheduler if blocking else BackgroundScheduler
         return cls(
             jobstores={
-                "default": SQLAlchemyJobStore(engine=make_engine(self.settings.store.url),
-                                              tablename=JOBS_TABLE),
+                "default": SQLAlchemyJobStore(
+                    engine=make_engine(self.settings.store.url), tablename=JOBS_TABLE
+                ),
                 "memory": MemoryJobStore(),
             },
             executors={"default": ThreadPoolExecutor(4)},
@@ -241,8 +275,13 @@ class Daemon:
         for job_id, (func, trigger, grace) in wanted.items():
             newsletter_id = job_id.split(":", 1)[1]
             scheduler.add_job(
-                func, trigger, args=[newsletter_id], id=job_id, name=job_id,
-                jobstore="default", replace_existing=True,
+                func,
+                trigger,
+                args=[newsletter_id],
+                id=job_id,
+                name=job_id,
+                jobstore="default",
+                replace_existing=True,
                 misfire_grace_time=int(grace.total_seconds()) or 1,
             )
         return sorted(wanted)
@@ -273,8 +312,13 @@ class Daemon:
 
     def _request_reload(self, _signum: int, _frame: FrameType | None) -> None:
         if self.scheduler is not None and not self.stopping.is_set():
-            self.scheduler.add_job(reload_job, jobstore="memory", id="reload",
-                                   replace_existing=True, misfire_grace_time=None)
+            self.scheduler.add_job(
+                reload_job,
+                jobstore="memory",
+                id="reload",
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
 
     def _on_started(self, jobs: list[str], lock_description: str) -> None:
         # A SIGTERM that came before the scheduler was running is honoured here.
@@ -283,8 +327,7 @@ class Daemon:
             return
         # Before start() only pending jobs are visible: drop stored jobs that left config now.
         jobs = self.sync_jobs(self.scheduler)
-        event(log, "scheduler.started", pid=os.getpid(), jobs=",".join(jobs),
-              lock=lock_description)
+        event(log, "scheduler.started", pid=os.getpid(), jobs=",".join(jobs), lock=lock_description)
 
     def wait_inflight(self, timeout: float) -> bool:
         """Wait for runs in progress to end; False if some are still going after ``timeout``."""
@@ -309,9 +352,15 @@ class Daemon:
             _current = self
             self.scheduler = self.make_scheduler()
             jobs = self.sync_jobs(self.scheduler)
-            self.scheduler.add_job(sweep_job, "interval", id="sweep", jobstore="memory",
-                                   seconds=int(SWEEP_EVERY.total_seconds()),
-                                   next_run_time=datetime.now(UTC), misfire_grace_time=None)
+            self.scheduler.add_job(
+                sweep_job,
+                "interval",
+                id="sweep",
+                jobstore="memory",
+                seconds=int(SWEEP_EVERY.total_seconds()),
+                next_run_time=datetime.now(UTC),
+                misfire_grace_time=None,
+            )
             if hasattr(signal, "SIGHUP"):
                 signal.signal(signal.SIGHUP, self._request_reload)
             self.scheduler.add_listener(

@@ -188,8 +188,16 @@ def claim(
         pass
     existing = get(store, newsletter, period_key)
     if existing is None:  # deleted between the insert and the read: try once more
-        return claim(store, newsletter, period_key, scheduled_for, now=now, owner=owner,
-                     phase=phase, takeover=takeover)
+        return claim(
+            store,
+            newsletter,
+            period_key,
+            scheduled_for,
+            now=now,
+            owner=owner,
+            phase=phase,
+            takeover=takeover,
+        )
     if existing.status not in set(takeover) and not is_stale(existing, now):
         return None
     attempt = existing.attempts + 1
@@ -259,8 +267,13 @@ def finish(
 
 
 def record_skipped(
-    store: Store, newsletter: str, period_key: str, scheduled_for: datetime, *,
-    now: datetime, reason: str,
+    store: Store,
+    newsletter: str,
+    period_key: str,
+    scheduled_for: datetime,
+    *,
+    now: datetime,
+    reason: str,
 ) -> RunRecord | None:
     """Record a period that will not run; None if the period already has a row."""
     try:
@@ -280,8 +293,15 @@ def record_skipped(
         return None
 
 
-def mark(store: Store, run_id: int, status: str, *, now: datetime, error: str | None = None,
-         from_status: str | None = None) -> bool:
+def mark(
+    store: Store,
+    run_id: int,
+    status: str,
+    *,
+    now: datetime,
+    error: str | None = None,
+    from_status: str | None = None,
+) -> bool:
     """Set a row's status (optionally only if it is still ``from_status``)."""
     with store.session() as session:
         statement = update(RunRow).where(RunRow.id == run_id)
@@ -315,7 +335,10 @@ def beat(store: Store, run_id: int, owner: str, now: datetime) -> None:
 
 @contextmanager
 def heartbeat(
-    store: Store, run_id: int, owner: str, clock: Callable[[], datetime],
+    store: Store,
+    run_id: int,
+    owner: str,
+    clock: Callable[[], datetime],
     every: float = HEARTBEAT_EVERY,
 ) -> Iterator[None]:
     """Keep a lease fresh from a background thread while the body runs."""

@@ -67,8 +67,16 @@ def default_runner(
 ) -> RunReport:
     from digest.pipeline import run_newsletter
 
-    return run_newsletter(settings, newsletter_id, now=now, period=period, store=store,
-                          collect=collect, deliver=deliver, post=post)
+    return run_newsletter(
+        settings,
+        newsletter_id,
+        now=now,
+        period=period,
+        store=store,
+        collect=collect,
+        deliver=deliver,
+        post=post,
+    )
 
 
 def system_clock() -> datetime:
@@ -113,8 +121,9 @@ class _Plan:
 PREPARE = _Plan("prepare", ("failed",), collect=True, deliver=False, post=False)
 SEND = _Plan("send", ("failed",), collect=True, deliver=True, post=True)
 # An approved edition is frozen: sending it needs no fresh collect.
-SEND_APPROVED = _Plan("send", ("awaiting_approval", "held", "failed"),
-                      collect=False, deliver=True, post=True)
+SEND_APPROVED = _Plan(
+    "send", ("awaiting_approval", "held", "failed"), collect=False, deliver=True, post=True
+)
 
 
 def run_period(
@@ -130,8 +139,16 @@ def run_period(
     """Run (or resume) the period whose scheduled send time is ``fire_time``, at most once."""
     newsletter = settings.newsletters[newsletter_id]
     period = period_ending(fire_time, newsletter.period, newsletter.timezone)
-    context = _Context(settings, store, newsletter_id, period, fire_time, now,
-                       runner or default_runner, clock or clock_from(now))
+    context = _Context(
+        settings,
+        store,
+        newsletter_id,
+        period,
+        fire_time,
+        now,
+        runner or default_runner,
+        clock or clock_from(now),
+    )
     existing = ledger.get(store, newsletter_id, period.key)
     if existing is not None and existing.status in FINISHED:
         return context.result("already_done", existing)
@@ -161,8 +178,11 @@ def _send_if_approved(context: _Context, record: RunRecord) -> RunResult:
     assert policy is not None
     status = approval.edition_status(store, record.edition_id) if record.edition_id else None
     if status == "held" or (status == "draft" and policy.on_timeout == "hold"):
-        reason = ("held by " + _approved_by(store, record.edition_id) if status == "held"
-                  else "not approved by the send time (on_timeout: hold)")
+        reason = (
+            "held by " + _approved_by(store, record.edition_id)
+            if status == "held"
+            else "not approved by the send time (on_timeout: hold)"
+        )
         return context.hold(record, reason)
     if status == "draft":  # on_timeout: send
         assert record.edition_id is not None
@@ -179,8 +199,17 @@ def _approved_by(store: Store, edition_id: int | None) -> str:
 class _Context:
     """Everything one call of run_period works with."""
 
-    def __init__(self, settings: Settings, store: Store, newsletter: str, period: Period,
-                 fire_time: datetime, now: datetime, runner: Runner, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        newsletter: str,
+        period: Period,
+        fire_time: datetime,
+        now: datetime,
+        runner: Runner,
+        clock: Clock,
+    ) -> None:
         self.settings, self.store, self.newsletter = settings, store, newsletter
         self.period, self.fire_time, self.now = period, fire_time, now
         self.runner, self.clock = runner, clock
@@ -193,25 +222,41 @@ class _Context:
     def execute(self, plan: _Plan) -> RunResult:
         owner = ledger.new_owner()
         record = ledger.claim(
-            self.store, self.newsletter, self.period.key, self.fire_time,
-            now=self.now, owner=owner, phase=plan.phase, takeover=plan.takeover,
+            self.store,
+            self.newsletter,
+            self.period.key,
+            self.fire_time,
+            now=self.now,
+            owner=owner,
+            phase=plan.phase,
+            takeover=plan.takeover,
         )
         if record is None:
-            event(log, "run.claimed_elsewhere", newsletter=self.newsletter,
-                  period=self.period.key)
+            event(log, "run.claimed_elsewhere", newsletter=self.newsletter, period=self.period.key)
             return self.result("claimed_elsewhere")
         with run_context(record.id):
             return self._execute_claimed(plan, record, owner)
 
     def _execute_claimed(self, plan: _Plan, record: RunRecord, owner: str) -> RunResult:
-        event(log, "run.started", newsletter=self.newsletter, period=self.period.key,
-              phase=plan.phase, attempt=record.attempts,
-              resumed=record.attempts > 1)
+        event(
+            log,
+            "run.started",
+            newsletter=self.newsletter,
+            period=self.period.key,
+            phase=plan.phase,
+            attempt=record.attempts,
+            resumed=record.attempts > 1,
+        )
         try:
             with ledger.heartbeat(self.store, record.id, owner, self.clock):
                 report = self.runner(
-                    self.settings, self.newsletter, now=self.now, period=self.period,
-                    store=self.store, collect=plan.collect, deliver=plan.deliver,
+                    self.settings,
+                    self.newsletter,
+                    now=self.now,
+                    period=self.period,
+                    store=self.store,
+                    collect=plan.collect,
+                    deliver=plan.deliver,
                     post=plan.post,
                 )
         except Exception as exc:
@@ -227,45 +272,89 @@ class _Context:
             return self._fail(record, owner, "; ".join(problems), report.to_dict())
         return self._succeed(plan, record, owner, report)
 
-    def _succeed(self, plan: _Plan, record: RunRecord, owner: str,
-                 report: RunReport) -> RunResult:
+    def _succeed(self, plan: _Plan, record: RunRecord, owner: str, report: RunReport) -> RunResult:
         edition_id = self.edition_id()
         status = "succeeded"
         if plan.phase == "prepare" and edition_id is not None:
             status = "awaiting_approval"
             try:
-                approval.request_approval(self.settings, self.store, self.newsletter,
-                                          edition_id, self.fire_time)
+                approval.request_approval(
+                    self.settings, self.store, self.newsletter, edition_id, self.fire_time
+                )
             except NoticeError as exc:
                 report.warn(f"approval preview not sent: {exc}")
-        ledger.finish(self.store, record.id, status, now=self.clock(), report=report.to_dict(),
-                      edition_id=edition_id, owner=owner)
+        ledger.finish(
+            self.store,
+            record.id,
+            status,
+            now=self.clock(),
+            report=report.to_dict(),
+            edition_id=edition_id,
+            owner=owner,
+        )
         done = ledger.get_by_id(self.store, record.id)
-        event(log, "run.finished", newsletter=self.newsletter, period=self.period.key,
-              status=status, edition=edition_id, sent=report.sent, posts=report.posts,
-              seconds=_seconds(done))
+        event(
+            log,
+            "run.finished",
+            newsletter=self.newsletter,
+            period=self.period.key,
+            status=status,
+            edition=edition_id,
+            sent=report.sent,
+            posts=report.posts,
+            seconds=_seconds(done),
+        )
         return self.result(status, done)
 
-    def _fail(self, record: RunRecord, owner: str, error: str,
-              report: dict[str, Any] | None) -> RunResult:
+    def _fail(
+        self, record: RunRecord, owner: str, error: str, report: dict[str, Any] | None
+    ) -> RunResult:
         edition_id = self.edition_id()
-        ledger.finish(self.store, record.id, "failed", now=self.clock(), report=report,
-                      error=error, edition_id=edition_id, owner=owner)
-        event(log, "run.failed", logging.ERROR, newsletter=self.newsletter,
-              period=self.period.key, error=error)
-        notify_failure(self.settings, self.store, newsletter=self.newsletter, run_id=record.id,
-                       period_key=self.period.key, error=error, edition_id=edition_id,
-                       report=report)
+        ledger.finish(
+            self.store,
+            record.id,
+            "failed",
+            now=self.clock(),
+            report=report,
+            error=error,
+            edition_id=edition_id,
+            owner=owner,
+        )
+        event(
+            log,
+            "run.failed",
+            logging.ERROR,
+            newsletter=self.newsletter,
+            period=self.period.key,
+            error=error,
+        )
+        notify_failure(
+            self.settings,
+            self.store,
+            newsletter=self.newsletter,
+            run_id=record.id,
+            period_key=self.period.key,
+            error=error,
+            edition_id=edition_id,
+            report=report,
+        )
         return self.result("failed")
 
     def hold(self, record: RunRecord, reason: str) -> RunResult:
         """Keep an unapproved edition back; tell staff once, when the run first becomes held."""
         if record.status == "held":
             return self.result("held", record)
-        if ledger.mark(self.store, record.id, "held", now=self.clock(), error=reason,
-                       from_status=record.status):
-            event(log, "run.held", logging.WARNING, newsletter=self.newsletter,
-                  period=self.period.key, reason=reason)
+        if ledger.mark(
+            self.store, record.id, "held", now=self.clock(), error=reason, from_status=record.status
+        ):
+            event(
+                log,
+                "run.held",
+                logging.WARNING,
+                newsletter=self.newsletter,
+                period=self.period.key,
+                reason=reason,
+            )
             self._tell_staff_held(record, reason)
         return self.result("held")
 
@@ -274,12 +363,19 @@ class _Context:
         if not staff:
             return
         title = self.settings.newsletters[self.newsletter].title
-        text = (f"'{title}' for the period ending {self.period.key} was not sent: {reason}.\n"
-                f"Approve it with: digest approve {self.newsletter} --edition "
-                f"{record.edition_id}\nIt is then sent at once (nothing is sent twice).")
+        text = (
+            f"'{title}' for the period ending {self.period.key} was not sent: {reason}.\n"
+            f"Approve it with: digest approve {self.newsletter} --edition "
+            f"{record.edition_id}\nIt is then sent at once (nothing is sent twice)."
+        )
         try:
-            send_notice(self.settings, staff, f"[digest] Held: {title} ({self.period.key})",
-                        text, newsletter=self.newsletter)
+            send_notice(
+                self.settings,
+                staff,
+                f"[digest] Held: {title} ({self.period.key})",
+                text,
+                newsletter=self.newsletter,
+            )
         except NoticeError as exc:
             event(log, "notice.failed", logging.ERROR, error=str(exc))
 

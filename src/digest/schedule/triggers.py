@@ -19,8 +19,14 @@ from digest.config import NewsletterConfig
 from digest.timing import parse_schedule
 
 # How far back to look for the latest fire time: widened until one is found.
-_LOOKBACK = (timedelta(hours=2), timedelta(days=1), timedelta(days=8), timedelta(days=32),
-             timedelta(days=367), timedelta(days=366 * 8))
+_LOOKBACK = (
+    timedelta(hours=2),
+    timedelta(days=1),
+    timedelta(days=8),
+    timedelta(days=32),
+    timedelta(days=367),
+    timedelta(days=366 * 8),
+)
 
 
 def cron_trigger(newsletter: NewsletterConfig) -> WallClockCron:
