@@ -85,3 +85,35 @@ def test_line_breaks_in_headers_are_refused(settings: Settings, now: datetime, f
             template.build(1, "a@example.net", evil, now)
         else:
             template.build(1, "a@example.net" + evil, None, now)
+
+
+@pytest.mark.parametrize(
+    ("name", "html", "text"),
+    [
+        (".Dot", "." + p.SUBSCRIBER_NAME + "\n.x\n" + "." * 90, TEXT),
+        ("A", HTML, "." + "a" * 74 + "." * 20 + "\n." + p.SUBSCRIBER_NAME + "\n.\n"),
+        (". . .", "x" * 75 + "." + p.UNSUBSCRIBE_URL + ".", "." * 300 + p.PREFERENCES_URL),
+    ],
+)
+def test_prestuffed_copy_is_the_copy_dot_stuffed(
+    settings: Settings, now: datetime, name: str, html: str, text: str
+) -> None:
+    """The SMTP transport sends ``stuffed`` as is: it must be exactly ``data`` stuffed."""
+    template = MessageTemplate(settings, content(html=html, text=text))
+    out = template.build(9, "c@example.net", name, now)
+    expected = out.data.replace(b"\r\n.", b"\r\n..")
+    assert b"\r\n." in out.data  # the cases do put dots at line starts
+    assert out.stuffed == expected
+
+
+def test_fast_subscriber_tokens_are_itsdangerous_tokens() -> None:
+    from digest.delivery.tokens import SubscriberTokens, make_token
+
+    secret = "a-long-enough-secret-for-tests"
+    tokens = SubscriberTokens(secret, "unsubscribe")
+    assert tokens._fast
+    cases = [(0, "weekly"), (42, "weekly"), (10**15, "in-the-states"), (3, "z" * 60), (5, 'a"é')]
+    for sid, list_name in cases:
+        token = tokens(sid, list_name)
+        assert token == make_token(secret, "unsubscribe", {"s": sid, "l": list_name})
+        assert read_token(secret, "unsubscribe", token) == {"s": sid, "l": list_name}

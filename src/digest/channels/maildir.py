@@ -25,9 +25,14 @@ class MaildirTransport:
         self._box = mailbox.Maildir(self.path, create=True)
 
     async def send(
-        self, worker: int, envelope_from: str, rcpts: list[str], data: bytes
+        self,
+        worker: int,
+        envelope_from: str,
+        rcpts: list[str],
+        data: bytes,
+        stuffed: bytes | None = None,
     ) -> dict[str, Reply]:
-        del worker
+        del worker, stuffed  # a Maildir file holds the message as is
         assert self._box is not None, "open() first"
         # Maildir files use the local line ending; Return-Path records the envelope
         message = f"Return-Path: <{envelope_from}>\n".encode() + data.replace(b"\r\n", b"\n")

@@ -18,6 +18,7 @@ import ssl
 from collections.abc import Callable, Iterable
 
 from digest.config import SmtpChannel
+from digest.delivery.message import dot_stuff
 from digest.delivery.replies import Reply, lost_connection
 from digest.errors import ConfigError, DigestError
 
@@ -171,11 +172,18 @@ class SmtpConnection:
         self.writer.write(line)
         return await self.read_reply(stage)
 
-    async def transaction(self, sender: str, rcpts: list[str], data: bytes) -> dict[str, Reply]:
-        """MAIL, RCPT per recipient, DATA; one reply per recipient."""
-        if not data.endswith(b"\r\n"):
-            data += b"\r\n"
-        stuffed = data.replace(b"\r\n.", b"\r\n..")
+    async def transaction(
+        self, sender: str, rcpts: list[str], data: bytes, stuffed: bytes | None = None
+    ) -> dict[str, Reply]:
+        """MAIL, RCPT per recipient, DATA; one reply per recipient.
+
+        ``stuffed`` is ``data`` already dot-stuffed (the message template builds it from
+        chunks stuffed once per edition); without it the data is stuffed here.
+        """
+        if stuffed is None or not stuffed.endswith(b"\r\n"):
+            if not data.endswith(b"\r\n"):
+                data += b"\r\n"
+            stuffed = dot_stuff(data)
         size = f" SIZE={len(stuffed)}" if "SIZE" in self.extensions else ""
         mail_cmd = f"MAIL FROM:<{sender}>{size}\r\n".encode()
         rcpt_cmds = [f"RCPT TO:<{rcpt}>\r\n".encode() for rcpt in rcpts]
@@ -318,16 +326,28 @@ class SmtpTransport:
         return None
 
     async def send(
-        self, worker: int, envelope_from: str, rcpts: list[str], data: bytes
+        self,
+        worker: int,
+        envelope_from: str,
+        rcpts: list[str],
+        data: bytes,
+        stuffed: bytes | None = None,
     ) -> dict[str, Reply]:
         if self._sign is not None:
-            data = self._sign(data)
+            signed = self._sign(data)
+            signature = signed[: len(signed) - len(data)]
+            # the signature header ends a line, so the stuffed message follows it unchanged
+            if stuffed is not None and signature.endswith(b"\r\n"):
+                stuffed = dot_stuff(signature) + stuffed
+            else:
+                stuffed = None
+            data = signed
         conn = self._pool[worker]
         try:
             if conn is None:
                 conn = await SmtpConnection.open(self.config, self.local_hostname, self._tls)
                 self._pool[worker] = conn
-            return await conn.transaction(envelope_from, rcpts, data)
+            return await conn.transaction(envelope_from, rcpts, data, stuffed)
         except SmtpError as exc:
             self._drop(worker, conn)
             return dict.fromkeys(rcpts, exc.reply())

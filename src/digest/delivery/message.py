@@ -57,6 +57,8 @@ class Outgoing:
     rcpt: str
     message_id: str
     data: bytes
+    # ``data`` dot-stuffed for SMTP DATA (RFC 5321 §4.5.2), built from chunks stuffed once
+    stuffed: bytes | None = None
 
 
 def header_safe(name: str, value: str) -> str:
@@ -96,6 +98,17 @@ def _value(raw: str) -> bytes:
     return SOFT_BREAK + _qp(raw) + SOFT_BREAK
 
 
+def dot_stuff(data: bytes) -> bytes:
+    """Double a '.' that starts a line; ``data`` is taken to start at a line start."""
+    stuffed = data.replace(b"\r\n.", b"\r\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
+
+
+def _stuff_chunk(chunk: bytes | str) -> bytes | str:
+    """Static chunks all start at a line start (after the part header or a value)."""
+    return dot_stuff(chunk) if isinstance(chunk, bytes) else chunk
+
+
 class MessageTemplate:
     """An edition's message, encoded once, filled per recipient."""
 
@@ -116,6 +129,8 @@ class MessageTemplate:
         self._static_head = self._build_static_head()
         self._text = _split_part(edition.text)
         self._html = _split_part(edition.html)
+        self._text_stuffed = [_stuff_chunk(c) for c in self._text]
+        self._html_stuffed = [_stuff_chunk(c) for c in self._html]
         self._date_cache: tuple[int, bytes] = (-1, b"")
 
     def _build_static_head(self) -> bytes:
@@ -175,11 +190,23 @@ class MessageTemplate:
             placeholders.SUBSCRIBER_NAME: clean_name,
         }
         html_values = {key: html.escape(value) for key, value in text_values.items()}
-        body = self._body(_filler(text_values), _filler(html_values))
-        return Outgoing(subscriber_id, email, message_id, head + CRLF + body)
+        text_fill, html_fill = _filler(text_values), _filler(html_values)
+        body = self._body(text_fill, html_fill, self._text, self._html)
+        # values begin with a soft break, so stuffing them alone is the same as in place
+        stuffed_body = self._body(
+            _stuffed(text_fill), _stuffed(html_fill), self._text_stuffed, self._html_stuffed
+        )
+        head += CRLF
+        return Outgoing(
+            subscriber_id, email, message_id, head + body, dot_stuff(head) + stuffed_body
+        )
 
     def _body(
-        self, text_value: Callable[[str], bytes], html_value: Callable[[str], bytes]
+        self,
+        text_value: Callable[[str], bytes],
+        html_value: Callable[[str], bytes],
+        text: list[bytes | str],
+        html: list[bytes | str],
     ) -> bytes:
         boundary = self.boundary.encode()
         out: list[bytes] = [
@@ -187,13 +214,13 @@ class MessageTemplate:
             b'Content-Type: text/plain; charset="utf-8"\r\n',
             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
         ]
-        out += [c if isinstance(c, bytes) else text_value(c) for c in self._text]
+        out += [c if isinstance(c, bytes) else text_value(c) for c in text]
         out += [
             CRLF + b"--" + boundary + CRLF,
             b'Content-Type: text/html; charset="utf-8"\r\n',
             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
         ]
-        out += [c if isinstance(c, bytes) else html_value(c) for c in self._html]
+        out += [c if isinstance(c, bytes) else html_value(c) for c in html]
         out.append(CRLF + b"--" + boundary + b"--" + CRLF)
         return b"".join(out)
 
@@ -208,3 +235,10 @@ def _filler(values: dict[str, str]) -> Callable[[str], bytes]:
         return encoded
 
     return value
+
+
+def _stuffed(value: Callable[[str], bytes]) -> Callable[[str], bytes]:
+    def stuffed(marker: str) -> bytes:
+        return value(marker).replace(b"\r\n.", b"\r\n..")
+
+    return stuffed

@@ -283,7 +283,8 @@ async def _send_one(run: SendRun, slot: int, item: ledger.Claimed) -> ledger.Out
         return ledger.Outcome(sid, email, "failed", error=str(exc))
     await run.limiter.acquire()
     sender = envelope_sender(run.settings, run.config, run.content.id, sid)
-    reply = (await run.transport.send(slot, sender, [message.rcpt], message.data))[message.rcpt]
+    replies = await run.transport.send(slot, sender, [message.rcpt], message.data, message.stuffed)
+    reply = replies[message.rcpt]
     return _outcome(run, item, reply, message.message_id)
 
 
