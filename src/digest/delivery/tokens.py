@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import re
-import zlib
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -85,16 +84,17 @@ class SubscriberTokens:
             quoted = json.dumps(list_name, ensure_ascii=False)
             tail = self._tails[list_name] = f',"l":{quoted}}}'.encode()
         payload = b'{"s":%d' % subscriber_id + tail  # what itsdangerous's compact JSON gives
-        compressed = zlib.compress(payload)  # used, like itsdangerous, only if shorter
-        shorter = len(compressed) < len(payload) - 1
-        value = b"." + _b64(compressed) if shorter else _b64(payload)
+        # itsdangerous would try zlib (~10 µs) and keep it only if shorter, which a short
+        # payload like this never is unless the list name repeats itself; the plain form
+        # is read back the same, so it is always used
+        value = _b64(payload)
         mac = self._mac.copy()
         mac.update(value)
         return (value + self._sep + _b64(mac.digest())).decode("ascii")
 
     def _fast_matches_itsdangerous(self) -> bool:
         """The shortcut is used only if it gives itsdangerous's own tokens (SHA-1 HMAC)."""
-        probes = ((1, "weekly"), (1234567, "in-the-states"), (7, "é" * 40))
+        probes = ((1, "weekly"), (1234567, "in-the-states"), (7, "é-weekly"))
         return all(
             self._sign(sid, name) == self._serializer.dumps({"s": sid, "l": name})
             for sid, name in probes
