@@ -14,6 +14,7 @@ from sqlalchemy import select
 from digest.config import Settings
 from digest.delivery import send_edition, send_test
 from digest.models import RunReport
+from digest.render import placeholders as p
 from digest.store import Store
 from digest.store.tables import DeliveryRow, EditionRow, SubscriberRow
 from digest.subscribers import is_suppressed, suppress
@@ -200,3 +201,28 @@ def test_test_send_goes_to_staff_only_and_retries_only_the_refused(
     msg = sink.messages_to("a@org.example")[0]
     assert msg["Subject"].startswith("[TEST]")
     assert statuses(store, edition) == {}  # no ledger rows
+
+
+def test_ledger_message_ids_match_the_copies_and_dotted_lines_arrive_intact(
+    smtp_settings: Callable[..., Settings], sink: Sink, store: Store, now: datetime
+) -> None:
+    """Message-IDs written in SQL are each copy's header; pre-stuffed DATA unstuffs exactly."""
+    sink.pipelining = True
+    people = add_people(store, now, 25)
+    text = ".starts with a dot\n..two dots\n" + "." * 100 + f"\nHello {p.SUBSCRIBER_NAME}\n"
+    edition = make_edition(store, now, text=text)
+    send_edition(smtp_settings(), store, edition, RunReport(), now=now)
+    with store.session() as session:
+        ledger_ids = dict(
+            session.execute(
+                select(DeliveryRow.email, DeliveryRow.message_id).where(
+                    DeliveryRow.edition_id == edition
+                )
+            ).all()
+        )
+    assert sink.counts() == dict.fromkeys(people, 1)
+    for person in people:
+        (message,) = sink.messages_to(person)
+        assert message["Message-ID"] == ledger_ids[person]
+        plain = message.get_payload()[0].get_payload(decode=True).decode().replace("\r\n", "\n")
+        assert plain.startswith(".starts with a dot\n..two dots\n" + "." * 100 + "\n")

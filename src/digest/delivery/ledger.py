@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import String, Table, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from digest.errors import DigestError
@@ -234,12 +235,24 @@ def _excluded(row: Any) -> str | None:
     return None
 
 
-def record(session: Session, edition_id: int, outcomes: Iterable[Outcome], now: datetime) -> None:
-    """Write a batch of outcomes in one transaction."""
+def record(
+    session: Session,
+    edition_id: int,
+    outcomes: Iterable[Outcome],
+    now: datetime,
+    message_id_parts: tuple[str, str] | None = None,
+) -> None:
+    """Write a batch of outcomes in one transaction.
+
+    With ``message_id_parts`` (prefix, suffix), sent rows whose Message-ID is
+    prefix + subscriber id + suffix are written by one UPDATE that builds it in SQL.
+    """
     groups: dict[str, list[Outcome]] = {}
     for outcome in outcomes:
         groups.setdefault(outcome.status, []).append(outcome)
     where = and_(D.c.edition_id == edition_id, D.c.subscriber_id == bindparam("b_sid"))
+    if message_id_parts is not None and (sent := groups.get("sent")):
+        groups["sent"] = _record_sent_by_pattern(session, edition_id, sent, now, message_id_parts)
     if sent := groups.get("sent"):
         session.execute(
             update(D)
@@ -267,6 +280,29 @@ def record(session: Session, edition_id: int, outcomes: Iterable[Outcome], now: 
     for outcome in groups.get("suppressed", []):
         if outcome.error and outcome.error.startswith("5"):  # refused by the server
             suppress(session, outcome.email, "bounced", now, detail=outcome.error)
+
+
+def _record_sent_by_pattern(
+    session: Session, edition_id: int, sent: list[Outcome], now: datetime, parts: tuple[str, str]
+) -> list[Outcome]:
+    """One UPDATE for the rows whose Message-ID follows the pattern; returns the others."""
+    prefix, suffix = parts
+    matching: list[int] = []
+    others: list[Outcome] = []
+    for outcome in sent:
+        sid = outcome.subscriber_id
+        if outcome.message_id == f"{prefix}{sid}{suffix}":
+            matching.append(sid)
+        else:
+            others.append(outcome)
+    if matching:
+        message_id = literal(prefix, String) + sql_cast(D.c.subscriber_id, String) + literal(suffix)
+        session.execute(
+            update(D)
+            .where(D.c.edition_id == edition_id, D.c.subscriber_id.in_(matching))
+            .values(status="sent", sent_at=now, message_id=message_id, last_error=None)
+        )
+    return others
 
 
 def counts(session: Session, edition_id: int) -> dict[str, int]:

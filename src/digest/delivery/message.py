@@ -154,7 +154,12 @@ class MessageTemplate:
 
     def message_id(self, subscriber_id: int) -> str:
         """Stable per (edition, subscriber): a resend after a crash carries the same id."""
-        return f"<digest.{self.edition.id}.{subscriber_id}.{self.stamp}@{self.domain}>"
+        prefix, suffix = self.message_id_parts()
+        return f"{prefix}{subscriber_id}{suffix}"
+
+    def message_id_parts(self) -> tuple[str, str]:
+        """Every Message-ID is prefix + subscriber id + suffix (the ledger builds it in SQL)."""
+        return f"<digest.{self.edition.id}.", f".{self.stamp}@{self.domain}>"
 
     def _date(self, now: datetime) -> bytes:
         second = int(now.timestamp())

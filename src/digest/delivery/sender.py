@@ -253,7 +253,8 @@ async def _deliver_batches(run: SendRun) -> None:
         cursor = batch[-1].subscriber_id
         outcomes = await _send_batch(run, batch)
         with run.store.session() as session:
-            ledger.record(session, edition_id, outcomes, run.clock())
+            parts = run.template.message_id_parts()
+            ledger.record(session, edition_id, outcomes, run.clock(), parts)
         if run.progress is not None:
             run.progress.advance(sum(o.status != "pending" for o in outcomes))
 
