@@ -124,3 +124,12 @@ def test_fast_subscriber_tokens_are_itsdangerous_tokens() -> None:
     assert read_token(secret, "unsubscribe", fast) == {"s": 3, "l": "z" * 60}
     with pytest.raises(BadToken):
         read_token(secret, "preferences", fast)  # another purpose's salt
+
+
+@pytest.mark.parametrize("name", ["Member 1", "Ana Ruiz", "Ruiz, Ana", 'O"Neil', "Zoë", "a\\b"])
+def test_to_header_is_what_formataddr_gives(settings: Settings, now: datetime, name: str) -> None:
+    from email.utils import formataddr
+
+    out = MessageTemplate(settings, content()).build(3, "z@example.net", name, now)
+    to_line = next(line for line in out.data.split(b"\r\n") if line.startswith(b"To: "))
+    assert to_line.decode() == "To: " + formataddr((name, "z@example.net"))

@@ -30,6 +30,8 @@ from digest.urls import preferences_url, unsubscribe_mailto, unsubscribe_url
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
 MARKER_RE = re.compile("|".join(re.escape(m) for m in placeholders.ALL))
+# email.utils.formataddr quotes an ASCII name holding one of these (its specialsre)
+NAME_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
 
 class HeaderInjection(DigestError):
@@ -178,7 +180,7 @@ class MessageTemplate:
         prefs = preferences_url(self.settings, prefs_token)
         clean_name = header_safe("To", name or "").strip()[:200]
         message_id = self.message_id(subscriber_id)
-        to = formataddr((clean_name, email)) if clean_name else email
+        to = _to_header_value(clean_name, email)
         head = b"".join(
             (
                 self._date(now),
@@ -228,6 +230,15 @@ class MessageTemplate:
         out += [c if isinstance(c, bytes) else html_value(c) for c in html]
         out.append(CRLF + b"--" + boundary + b"--" + CRLF)
         return b"".join(out)
+
+
+def _to_header_value(name: str, email: str) -> str:
+    """What formataddr gives, without its work for the common plain ASCII name."""
+    if not name:
+        return email
+    if name.isascii() and not NAME_SPECIALS.search(name):
+        return f"{name} <{email}>"
+    return formataddr((name, email))  # quotes, escapes, RFC 2047-encodes
 
 
 def _filler(values: dict[str, str]) -> Callable[[str], bytes]:
