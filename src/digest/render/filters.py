@@ -186,7 +186,16 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def date_range(context: Any, start: datetime, end: datetime) -> str:
-    return f"{local_date(context, start, 'short')} – {local_date(context, end)}"
+    """'November 13–20, 2026', 'October 30 – November 6, 2026', or both years in full."""
+    zone = _zone(context.get("timezone") or "UTC")
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    if first.date() == last.date():
+        return format_date(last, zone.key)
+    if first.year != last.year:
+        return f"{format_date(first, zone.key)} – {format_date(last, zone.key)}"
+    if first.month != last.month:
+        return f"{MONTHS[first.month - 1]} {first.day} – {format_date(last, zone.key)}"
+    return f"{MONTHS[first.month - 1]} {first.day}–{last.day}, {last.year}"
 
 
 def plain(value: str | None) -> str:
