@@ -7,16 +7,12 @@ first email channel configured when no newsletter is named.
 from __future__ import annotations
 
 import logging
-import mailbox
-import smtplib
-import ssl
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
 from sqlalchemy import func, select
 
-from digest.config import MaildirChannel, Settings, SmtpChannel
+from digest.config import Settings
+from digest.delivery.system import MailNotSent, send_system_message, system_message
 from digest.errors import DigestError
 from digest.logs import event
 from digest.store import Store
@@ -29,36 +25,6 @@ class NoticeError(DigestError):
     """A notice could not be sent (no email channel, or the channel failed)."""
 
 
-def email_channel(
-    settings: Settings, newsletter: str | None = None
-) -> MaildirChannel | SmtpChannel:
-    """The channel notices use: the newsletter's email channel, else the first one configured."""
-    names = list(settings.newsletters[newsletter].channels) if newsletter else []
-    names += list(settings.channels)
-    for name in names:
-        channel = settings.channels.get(name)
-        if isinstance(channel, (MaildirChannel, SmtpChannel)):
-            return channel
-    raise NoticeError("no email channel (maildir or smtp) is configured for notices")
-
-
-def build_notice(
-    settings: Settings, to: str | list[str], subject: str, text: str, html: str | None = None
-) -> EmailMessage:
-    org = settings.organization
-    message = EmailMessage()
-    message["From"] = formataddr((org.sender.name, org.sender.email))
-    message["To"] = to if isinstance(to, str) else ", ".join(to)
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain=org.sender.email.rsplit("@", 1)[-1])
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
-    message.set_content(text)
-    if html is not None:
-        message.add_alternative(html, subtype="html")
-    return message
-
-
 def send_notice(
     settings: Settings,
     to: str | list[str],
@@ -68,35 +34,16 @@ def send_notice(
     *,
     newsletter: str | None = None,
 ) -> None:
-    """Send one staff/reviewer notice through the email channel; raise NoticeError on failure."""
-    message = build_notice(settings, to, subject, text, html)
-    channel = email_channel(settings, newsletter)
+    """Send one staff/reviewer notice through the email channel; raise NoticeError on failure.
+
+    The newsletter's email channel is used, else the first one configured.
+    """
+    message = system_message(settings, to=to, subject=subject, text=text, html=html)
     try:
-        if isinstance(channel, MaildirChannel):
-            path = settings.resolve_path(channel.path)
-            for sub in ("tmp", "new", "cur"):  # the Maildir may be shared with the sender
-                (path / sub).mkdir(parents=True, exist_ok=True)
-            box = mailbox.Maildir(str(path), create=False)
-            box.add(mailbox.MaildirMessage(message))
-        else:
-            _smtp_send(channel, message, settings.organization.sender.email)
-    except (OSError, smtplib.SMTPException) as exc:
+        send_system_message(settings, message, newsletter=newsletter)
+    except (MailNotSent, OSError) as exc:
         raise NoticeError(f"notice '{subject}' to {message['To']} not sent: {exc}") from exc
     event(log, "notice.sent", to=message["To"], subject=subject)
-
-
-def _smtp_send(channel: SmtpChannel, message: EmailMessage, sender: str) -> None:
-    context = ssl.create_default_context()
-    smtp_class = smtplib.SMTP_SSL if channel.security == "tls" else smtplib.SMTP
-    kwargs: dict[str, Any] = {"timeout": channel.timeout}
-    if channel.security == "tls":
-        kwargs["context"] = context
-    with smtp_class(channel.host, channel.port, **kwargs) as smtp:
-        if channel.security == "starttls":
-            smtp.starttls(context=context)
-        if channel.username is not None and channel.password is not None:
-            smtp.login(channel.username.resolve(), channel.password.resolve())
-        smtp.send_message(message, from_addr=channel.return_path or sender)
 
 
 def sent_summary(store: Store, edition_id: int | None) -> str:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from digest import urls
 from digest.config import Settings
-from digest.delivery.replies import Reply
+from digest.delivery.system import send_system_message, system_message
 from digest.delivery.tokens import BadToken, make_token, read_token, subscriber_token
 from digest.errors import DigestError
 from digest.store import Store
@@ -42,10 +40,6 @@ PAUSE_CHOICES = {"2w": timedelta(weeks=2), "1m": timedelta(days=30), "3m": timed
 
 class SubscriptionError(DigestError):
     """A sign-up or preferences change that cannot be done (unknown newsletter, bad link)."""
-
-
-class MailNotSent(DigestError):
-    """The email channel did not accept a system message (confirmation)."""
 
 
 @dataclass(frozen=True)
@@ -360,56 +354,9 @@ def send_confirmation(
     deliver_message(settings, message, lists[0])
 
 
-def system_message(
-    settings: Settings, *, to: str, subject: str, text: str, html: str | None, now: datetime
-) -> EmailMessage:
-    """A one-off message from the organisation (confirmation, staff test)."""
-    org = settings.organization
-    sender = org.sender
-    message = EmailMessage()
-    local, _, domain = sender.email.rpartition("@")
-    message["From"] = Address(sender.name, local, domain)
-    message["To"] = to
-    if org.reply_to:
-        message["Reply-To"] = org.reply_to
-    message["Subject"] = subject
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=domain)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text)
-    if html is not None:
-        message.add_alternative(html, subtype="html")
-    return message
-
-
 def deliver_message(settings: Settings, message: EmailMessage, list_name: str) -> None:
-    """Hand one system message to the email channel of the list's newsletter.
-
-    The one place system mail leaves: the delivery module's channel choice and transport
-    (Maildir outbox or SMTP), without the edition ledger. Raises MailNotSent when
-    the channel does not take it.
-    """
-    from email import policy
-
-    from digest.delivery.replies import Verdict, classify
-    from digest.delivery.sender import email_channel, make_transport, run_coroutine
-
+    """Send a system message through the email channel of the list's newsletter."""
     newsletter = next(
         (n for n in settings.newsletters if settings.audience_of(n) == list_name), list_name
     )
-    _, config = email_channel(settings, newsletter, None)
-    recipient = str(message["To"])
-    data = message.as_bytes(policy=policy.SMTP)
-
-    async def send() -> Reply:
-        transport = make_transport(settings, config)
-        await transport.open()
-        try:
-            replies = await transport.send(0, settings.organization.sender.email, [recipient], data)
-        finally:
-            await transport.close()
-        return replies[recipient]
-
-    reply = run_coroutine(send())
-    if classify(reply) is not Verdict.SENT:
-        raise MailNotSent(f"the confirmation email was not accepted: {reply}")
+    send_system_message(settings, message, newsletter=newsletter)
