@@ -205,16 +205,7 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
         subscriber_id, list_name = read_subscriber_token(settings, "unsubscribe", token)
     except BadToken as exc:
         return _bad_link(request, exc)
-    return page(
-        request,
-        "unsubscribe.html.j2",
-        {
-            "token": token,
-            "newsletter": newsletter_lists(settings).get(list_name, list_name),
-            "preferences_token": preferences_token(settings, subscriber_id, list_name),
-            "done": False,
-        },
-    )
+    return _unsubscribe_page(request, token, subscriber_id, list_name, done=False)
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
@@ -235,6 +226,14 @@ async def unsubscribe_post(request: Request, token: str) -> Response:
         )
     except BadToken as exc:
         return _bad_link(request, exc)
+    return _unsubscribe_page(request, token, subscriber_id, list_name, done=True)
+
+
+def _unsubscribe_page(
+    request: Request, token: str, subscriber_id: int, list_name: str, *, done: bool
+) -> HTMLResponse:
+    """The unsubscribe page: a button before (GET), the confirmation after (POST)."""
+    settings = settings_of(request)
     return page(
         request,
         "unsubscribe.html.j2",
@@ -242,7 +241,7 @@ async def unsubscribe_post(request: Request, token: str) -> Response:
             "token": token,
             "newsletter": newsletter_lists(settings).get(list_name, list_name),
             "preferences_token": preferences_token(settings, subscriber_id, list_name),
-            "done": True,
+            "done": done,
         },
     )
 
