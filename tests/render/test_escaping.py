@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
+from pathlib import Path
+
+from markupsafe import Markup, escape
 
 from digest.config import Settings
 from digest.models import Edition, Section
@@ -119,3 +122,24 @@ def test_markup_inside_attributes_does_not_trip_the_checks(
     rendered = Renderer(settings).email(make_edition([section], title="<mj-text> & <iframe>"))
     assert "iframe" not in tag_names(rendered.html)
     assert "script" not in tag_names(rendered.html)
+
+
+def test_template_output_escapes_as_markupsafe_does(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """``{{ value }}`` in an HTML template gives what markupsafe.escape gives, for plain
+    strings, Markup, numbers, None and objects with __html__; .txt templates never escape."""
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "probe.html.j2").write_text("{% for v in values %}[{{ v }}]{% endfor %}")
+    (tmp_path / "tpl" / "probe.txt.j2").write_text("{% for v in values %}[{{ v }}]{% endfor %}")
+
+    class Html:
+        def __html__(self) -> str:
+            return "<i>own</i>"
+
+    values = ["a<b>&\"c'", Markup("<b>safe</b>"), 3, None, "plain", Html(), "ünï <ç>"]
+    renderer = Renderer(make_settings(templates_dir=str(tmp_path / "tpl")))
+    html = renderer.render_template("probe.html.j2", values=values)
+    assert html == "".join(f"[{escape(v)}]" for v in values)
+    text = renderer.render_template("probe.txt.j2", values=values[:5])
+    assert text == "[a<b>&\"c'][<b>safe</b>][3][None][plain]"

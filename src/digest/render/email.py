@@ -49,9 +49,12 @@ class Renderer:
 
     def email(self, edition: Edition) -> RenderedEmail:
         context = self._email_context(edition)
-        source = render(self.env, EMAIL_MJML, context)
-        html = self.mjml_to_html(source, EMAIL_MJML)
-        text = tidy_text(render(self.env, EMAIL_TEXT, context))
+        try:
+            source = render(self.env, EMAIL_MJML, context)
+            html = self.mjml_to_html(source, EMAIL_MJML)
+            text = tidy_text(render(self.env, EMAIL_TEXT, context))
+        finally:
+            context["views"].release()
         checks.check_email(html, text, self.settings.organization.postal_address)
         return RenderedEmail(mjml=source, html=html, text=text)
 
