@@ -2,7 +2,7 @@
 when override markup uses the inline classes) against a bare mjml-python compile of the
 same MJML, for a ~100-item demo edition.
 
-    .venv/bin/python benchmarks/render.py [N]
+    .venv/bin/python benchmarks/render.py [N [ROUNDS]]
 
 Last line: render_overhead=<edition_ms / bare_mjml_ms> (goal ≤ 3).
 """
@@ -175,29 +175,47 @@ def demo_edition() -> Edition:
     )
 
 
-def per_call_ms(call: Callable[[], object], n: int, batches: int = 3) -> float:
-    """Best of a few batches of n calls: the machine is shared, the minimum is the signal."""
-    call()  # warm up (template compile, caches)
-    best = float("inf")
-    for _ in range(batches):
-        start = time.perf_counter()
-        for _ in range(n):
-            call()
-        best = min(best, (time.perf_counter() - start) * 1000 / n)
+def best_per_call_ms(
+    calls: dict[str, Callable[[], object]], n: int, rounds: int
+) -> dict[str, float]:
+    """Per call, the best batch of n calls for each; batches of the two alternate.
+
+    The machine is shared and its speed drifts over seconds: measuring one side after
+    the other can swing the ratio by half. Alternating batches gives both sides the same
+    conditions, and the minimum over many rounds is the signal.
+    """
+    for call in calls.values():
+        call()  # warm up (template compile, caches)
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(n):
+                call()
+            best[name] = min(best[name], (time.perf_counter() - start) * 1000 / n)
     return best
 
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     with tempfile.TemporaryDirectory() as tmp:
         renderer = Renderer(settings(Path(tmp)))
         edition = demo_edition()
         rendered = renderer.email(edition)
         source = rendered.mjml
-        edition_ms = per_call_ms(lambda: renderer.email(edition), n)
-        bare_ms = per_call_ms(lambda: mjml.mjml2html(source, disable_comments=True, fonts={}), n)
+        best = best_per_call_ms(
+            {
+                "edition": lambda: renderer.email(edition),
+                "bare": lambda: mjml.mjml2html(source, disable_comments=True, fonts={}),
+            },
+            n,
+            rounds,
+        )
+    edition_ms, bare_ms = best["edition"], best["bare"]
     print(
-        f"items={edition.item_count} sections={len(edition.sections)} runs={n} (best of 3 batches)"
+        f"items={edition.item_count} sections={len(edition.sections)} "
+        f"batches of {n} calls, best of {rounds} alternating rounds"
     )
     print(f"html_bytes={rendered.html_bytes} text_bytes={len(rendered.text.encode())}")
     print(f"edition_ms={edition_ms:.2f} (Renderer.email: jinja + text + mjml + checks)")

@@ -179,3 +179,34 @@ def test_oversized_email_fails_with_its_size(
 
 def _email_context(renderer: Renderer, edition: Edition) -> dict[str, object]:
     return renderer._email_context(edition)
+
+
+def test_attribute_lookup_keeps_jinja_rules(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """``a.b`` reads an attribute, else a key; nested lookups, loop filters, macros and
+    map(attribute=) all see the same values; a missing name still fails by line."""
+    write(
+        tmp_path / "tpl",
+        "probe.txt.j2",
+        "{{ d.k }}|{{ o.inner.n }}|{{ d.k is defined }}|{{ o.nope is defined }}\n"
+        "{% for x in o.items if x > o.inner.n - 2 %}{{ x }}{% endfor %}|"
+        "{% macro show(p) %}{{ p.inner.n }}{% endmacro %}{{ show(o) }}|"
+        "{{ [o, o] | map(attribute='inner.n') | join(',') }}",
+    )
+    write(tmp_path / "tpl", "broken.txt.j2", "{{ o.inner.n }}\n\n{{ o.nope }}")
+
+    class Inner:
+        n = 3
+
+    class Outer:
+        inner = Inner()
+        items = (1, 2, 3, 4)
+
+    renderer = Renderer(make_settings(templates_dir=str(tmp_path / "tpl")))
+    text = renderer.render_template("probe.txt.j2", d={"k": "v"}, o=Outer())
+    assert text == "v|3|True|False\n234|3|3,3"
+    with pytest.raises(TemplateError) as caught:
+        renderer.render_template("broken.txt.j2", o=Outer())
+    assert "broken.txt.j2, line 3" in str(caught.value)
+    assert "has no attribute 'nope'" in str(caught.value)

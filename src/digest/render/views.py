@@ -25,8 +25,9 @@ from digest.render.filters import (
     clean_html,
     format_date,
     link_to,
+    linked_text,
+    markup,
     platform_name,
-    post_text,
     safe_url,
 )
 from digest.render.plaintext import html_to_text
@@ -117,7 +118,7 @@ class PostView:
         self.platform = platform_name(post.platform)
         self.url = safe_url(post.post_url)
         self.text = post.text
-        self.text_html = post_text(post.text, styles.link) if post.text else Markup("")
+        self.text_html = linked_text(post.text, styles.link_attr) if post.text else Markup("")
         # "View on Bluesky", linked to the post when its URL is safe.
         self.view_link = anchor(f"View on {self.platform}", self.url, styles.link_attr)
 
@@ -261,7 +262,7 @@ class EmailValues:
         key = (str(value), quoted)
         styled = self._styled.get(key)
         if styled is None:
-            styled = Markup(self.styles.apply(self._sanitized(key[0]), quoted))
+            styled = markup(self.styles.apply(self._sanitized(key[0]), quoted))
             self._styled[key] = styled
         return styled
 
