@@ -22,15 +22,17 @@ def html_to_text(source: str) -> str:
     """Plain text of an HTML fragment, paragraphs separated by one blank line."""
     if "<" not in source:
         return SPACES.sub(" ", html.unescape(source)).strip()
+    tokens = TOKEN.split(source)  # text, "/" or "", tag name, attributes, text, ...
     parts: list[str] = []
     links: list[tuple[str, int]] = []  # (href, index in parts where its text starts)
-    last = 0
-    for match in TOKEN.finditer(source):
-        parts.append(_text(source[last : match.start()]))
-        last = match.end()
-        if match.group(2):
-            _tag(match.group(1) == "/", match.group(2).lower(), match.group(3), parts, links)
-    parts.append(_text(source[last:]))
+    for at in range(0, len(tokens) - 1, 4):
+        if tokens[at]:
+            parts.append(_text(tokens[at]))
+        name = tokens[at + 2]  # None for a comment
+        if name:
+            _tag(tokens[at + 1] == "/", name.lower(), tokens[at + 3], parts, links)
+    if tokens[-1]:
+        parts.append(_text(tokens[-1]))
     text = "\n".join([line.strip() for line in "".join(parts).split("\n")])
     while "\n\n\n" in text:  # str.replace: much faster than a regex sub here
         text = text.replace("\n\n\n\n", "\n\n").replace("\n\n\n", "\n\n")

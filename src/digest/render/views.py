@@ -36,8 +36,11 @@ from digest.render.templates import STYLES_TEMPLATE
 # The inline styles the renderer itself writes (item HTML, links made in Python).
 V = TypeVar("V")
 FRAGMENT_STYLES = ("link", "p", "quoted_p", "blockquote", "img")
-# Start and end tags of sanitized HTML that get a style; quoted values may hold '>'.
-STYLED_TAG = re.compile(r"""<(/?)(p|a|img|blockquote)\b((?:[^>"']+|"[^"]*"|'[^']*')*)>""")
+# Start tags of sanitized HTML that get a style (quoted values may hold '>'), and the
+# end of a blockquote (paragraphs inside one get the quoted style).
+STYLED_TAG = re.compile(
+    r"""<(?:(p|a|img|blockquote)\b((?:[^>"']+|"[^"]*"|'[^']*')*)|/blockquote\s*)>"""
+)
 
 
 @dataclass(frozen=True)
@@ -62,31 +65,41 @@ class FragmentStyles:
             raise TemplateError(f"{STYLES_TEMPLATE} does not set {', '.join(missing)}")
         return cls(**{name: str(getattr(module, name)) for name in FRAGMENT_STYLES})
 
+    @cached_property
+    def _attrs(self) -> dict[str, str]:
+        """The style attribute, escaped, per styled tag (and "quoted_p")."""
+        return {
+            name: f' style="{escape(getattr(self, key))}">'
+            for name, key in (
+                ("p", "p"),
+                ("quoted_p", "quoted_p"),
+                ("a", "link"),
+                ("img", "img"),
+                ("blockquote", "blockquote"),
+            )
+        }
+
     def apply(self, html: str, quoted: bool) -> str:
         """Sanitized HTML with each p, a, img and blockquote styled as the email's own.
 
         A paragraph inside a blockquote (ours when ``quoted``, or the item's) gets the
         quoted paragraph style, as the CSS rule ``blockquote p`` did.
         """
+        attrs = self._attrs
         depth = [1 if quoted else 0]
 
         def styled(match: re.Match[str]) -> str:
-            closing, name, attrs = match.group(1), match.group(2), match.group(3)
-            if closing:
-                if name == "blockquote":
-                    depth[0] -= 1
+            name, given = match.group(1), match.group(2)
+            if name is None:  # </blockquote>
+                depth[0] -= 1
                 return match.group(0)
-            attrs = attrs.rstrip().removesuffix("/").rstrip()
+            if given:
+                given = given.rstrip().removesuffix("/").rstrip()
             if name == "p":
-                style = self.quoted_p if depth[0] > 0 else self.p
-            elif name == "a":
-                style = self.link
-            elif name == "img":
-                style = self.img
-            else:
+                return f"<p{given}" + attrs["quoted_p" if depth[0] > 0 else "p"]
+            if name == "blockquote":
                 depth[0] += 1
-                style = self.blockquote
-            return f'<{name}{attrs} style="{escape(style)}">'
+            return f"<{name}{given}" + attrs[name]
 
         return STYLED_TAG.sub(styled, html)
 
@@ -201,24 +214,22 @@ class ItemView:
 class Record:
     """A section's curated data (dicts and lists from YAML) with attribute access:
     ``d.deadlines``, ``dl.state``; a missing key reads as None, as ``.get()`` gives.
-    Values are converted on first access and kept (templates then skip a Jinja method
-    call per value, and keys no template reads cost nothing)."""
+    Converted whole when built: templates then read plain attributes (no Jinja method
+    call per value), and only a missing key costs a call."""
 
     def __init__(self, data: dict[str, Any]) -> None:
-        self.__dict__["_record_source"] = data
+        self.__dict__.update({str(key): _record(value) for key, value in data.items()})
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)  # copy, pickle and friends probe for these
-        value = _record(self.__dict__["_record_source"].get(name))
-        self.__dict__[name] = value
-        return value
+        return None
 
 
 def _record(value: Any) -> Any:
     if isinstance(value, dict):
         return Record(value)
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return [_record(entry) for entry in value]
     return value
 

@@ -1,0 +1,30 @@
+"""Item HTML → the text part's words: links keep their address, blocks their breaks."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.render.plaintext import html_to_text
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("<p>One  para\n with\tspaces.</p>", "One para with spaces."),
+        (
+            '<p>Read <a href="https://x.org/a?b=1&amp;c=2">the story</a> &amp; more.</p>'
+            "<p>Next.</p>",
+            "Read the story (https://x.org/a?b=1&c=2) & more.\n\nNext.",
+        ),
+        ("<ul><li>First</li><li>Second</li></ul>", "- First\n- Second"),
+        ("Line<br>break &lt;b&gt;", "Line\nbreak <b>"),
+        ('<a href="/relative">kept as text</a>', "kept as text"),
+        ('<a href="https://x.org">https://x.org</a>', "https://x.org"),
+        ("<p>&nbsp;Indented</p>", "Indented"),
+        ("<!-- hidden --><h2>Title</h2><blockquote><p>Quoted</p></blockquote>", "Title\n\nQuoted"),
+        ('<p><a href="mailto:a@b.example"></a></p>', "mailto:a@b.example"),
+        ("No tags &amp; spaces  here", "No tags & spaces here"),
+    ],
+)
+def test_html_to_text(html: str, text: str) -> None:
+    assert html_to_text(html) == text
