@@ -77,10 +77,40 @@ def test_the_same_untrusted_html_twice_is_cleaned_every_time(
 
 
 def test_default_markup_needs_no_css_inliner(settings: Settings, full_edition: Edition) -> None:
-    rendered = Renderer(settings).email(full_edition)
-    css = "\n".join(re.findall(r'<mj-style inline="inline">(.*?)</mj-style>', rendered.mjml, re.S))
-    assert css.strip()  # the class rules for overrides are there ...
+    renderer = Renderer(settings)
+    rendered = renderer.email(full_edition)
+    css = str(renderer.env.get_template("email/inline_styles.j2").module.class_rules)
+    assert "p.meta" in css  # the class rules for overrides are there ...
     assert not might_match(css, rendered.html)  # ... and the default markup uses none
+    assert 'inline="inline"' not in rendered.mjml  # nothing to take out of the MJML
+
+
+def test_override_markup_gets_the_class_rules_and_its_own_inline_block(
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    list_section: Section,
+    make_edition: Callable[..., Edition],
+) -> None:
+    """class_rules (email/inline_styles.j2) and an override's own inline block both reach
+    css-inline when the override's markup uses their classes."""
+    write(
+        tmp_path / "tpl",
+        "email/sections/weekly_list.mjml.j2",
+        '{% extends "email/section.mjml.j2" %}{% block body %}<mj-text>'
+        '<p class="meta">From class_rules</p><p class="shout">From the block</p>'
+        "</mj-text>{% endblock %}",
+    )
+    write(
+        tmp_path / "tpl",
+        "email/styles.mjml.j2",
+        '{% include "default:email/styles.mjml.j2" %}\n'
+        '<mj-style inline="inline">\np.shout { font-weight: 900; }\n</mj-style>\n',
+    )
+    renderer = Renderer(make_settings(templates_dir=str(tmp_path / "tpl")))
+    html = renderer.email(make_edition([list_section])).html
+    assert re.search(r'<p style="[^"]*color:#555b66[^"]*">From class_rules</p>', html)
+    assert '<p style="font-weight:900">From the block</p>' in html
+    assert "p.shout" not in html  # inlined, not left in the head
 
 
 def test_might_match_only_skips_rules_that_cannot_apply() -> None:

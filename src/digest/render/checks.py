@@ -22,28 +22,21 @@ HAS_ALT = re.compile(r"\salt\s*=", re.I)
 SRC = re.compile(r'\ssrc\s*=\s*"([^"]*)"', re.I)
 
 
-# Fast pre-scan: every place a problem could be, found in one pass over the email's
-# lower-cased UTF-8 (str.lower on non-ASCII text, or a case-insensitive regex, is several
-# times slower). Only if one is found does the exact (slower) tokenizer run, so a
-# '<script>' typed into an alt text never fails an email; anything the pre-scan is
-# unsure of also goes to it.
-SUSPECT = re.compile(rb"<(mj-|script\b|iframe\b|object\b|embed\b|form\b|img\b)")
-HAS_ALT_BYTES = re.compile(rb"\salt\s*=")
+# Fast pre-scan: one regex search over the email's lower-cased UTF-8 (str.lower on
+# non-ASCII text, or a case-insensitive regex, is several times slower) for anything
+# that could be a problem: leftover MJML, an active tag, or an <img with no alt before
+# its next '>' (a '>' inside a quoted value ends it early: that only sends the email to
+# the exact scan). Only then does the exact (slower) tokenizer run, so a '<script>'
+# typed into an alt text never fails an email.
+SUSPECT = re.compile(
+    rb"<(?:mj-|script\b|iframe\b|object\b|embed\b|form\b|img\b(?![^>]*\salt\s*=))"
+)
 
 
 def tag_problems(html: str, encoded: bytes | None = None) -> list[str]:
     """Leftover MJML, images without alt, active tags (``encoded``: the UTF-8 if known)."""
     low = (encoded if encoded is not None else html.encode("utf-8")).lower()
-    return scan_tags(html) if any(_suspect(low, found) for found in SUSPECT.finditer(low)) else []
-
-
-def _suspect(low: bytes, found: re.Match[bytes]) -> bool:
-    """Any tag found but an <img> whose text up to the next '>' has alt (a '>' inside a
-    quoted value ends it early, which only sends the email to the exact scan)."""
-    if found.group(1) != b"img":
-        return True
-    end = low.find(b">", found.end())
-    return end < 0 or HAS_ALT_BYTES.search(low, found.end(), end) is None
+    return scan_tags(html) if SUSPECT.search(low) else []
 
 
 def scan_tags(html: str) -> list[str]:

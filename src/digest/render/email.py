@@ -42,6 +42,8 @@ class Renderer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.env: jinja2.Environment = make_environment(settings)
+        self._styles_source: Any = None
+        self._styles: FragmentStyles | None = None
 
     def render_template(self, name: str, **context: Any) -> str:
         """Render any template (social posts, web pages) with the shared filters."""
@@ -60,7 +62,8 @@ class Renderer:
 
     def mjml_to_html(self, source: str, template: str = EMAIL_MJML) -> str:
         body, css = split_inline_css(source)
-        return inline_css(compile_mjml(body, template), css)
+        rules = str(getattr(module(self.env, STYLES_TEMPLATE), "class_rules", ""))
+        return inline_css(compile_mjml(body, template), f"{rules}\n{css}" if css else rules)
 
     def web_page(self, edition: Edition) -> str:
         """The edition's archive page (no recipient markers: it is public)."""
@@ -77,9 +80,16 @@ class Renderer:
             preferences_url=placeholders.PREFERENCES_URL,
             subscriber_name=placeholders.SUBSCRIBER_NAME,
             style=styles,
-            views=EmailView(FragmentStyles.from_module(styles), context["timezone"]),
+            views=EmailView(self._fragment_styles(styles), context["timezone"]),
         )
         return context
+
+    def _fragment_styles(self, styles: Any) -> FragmentStyles:
+        """Built once per compiled email/inline_styles.j2 (its values are fixed there)."""
+        if self._styles is None or self._styles_source is not styles:
+            self._styles = FragmentStyles.from_module(styles)
+            self._styles_source = styles
+        return self._styles
 
     def _context(self, edition: Edition) -> dict[str, Any]:
         newsletter = self.settings.newsletters.get(edition.newsletter)

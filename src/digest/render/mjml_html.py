@@ -1,8 +1,9 @@
 """MJML → email HTML: mjml-python (MRML), then the ``inline="inline"`` styles inlined.
 
 MRML does not inline ``<mj-style inline="inline">``; we take those blocks out of the MJML
-and give them to css-inline, which writes them into style attributes. MJML's own
-``<style>`` blocks (resets, media queries) stay in the head, as MJML intends.
+and give them, with the class rules of email/inline_styles.j2, to css-inline, which
+writes them into style attributes. MJML's own ``<style>`` blocks (resets, media queries)
+stay in the head, as MJML intends.
 
 css-inline parses and re-writes the whole email (about as long as MJML itself takes),
 so it runs only when one of the inline rules can match: the default templates write
@@ -38,14 +39,17 @@ def split_inline_css(source: str) -> tuple[str, str]:
     """(MJML without the inline mj-style blocks, their CSS joined).
 
     Each block is replaced by as many line breaks as it spanned, so MRML's error
-    positions still point at the right line of the generated MJML.
+    positions still point at the right line of the generated MJML. MJML without such a
+    block (the default templates) is returned as it is, not copied.
     """
     # mj-style belongs in mj-head: only the head is searched, not the long body.
     end = source.find("</mj-head>")
-    head, rest = (source, "") if end < 0 else (source[:end], source[end:])
+    head = source if end < 0 else source[:end]
+    if INLINE_STYLE.search(head) is None:
+        return source, ""
     css = "\n".join(match.group(1) for match in INLINE_STYLE.finditer(head))
     head = INLINE_STYLE.sub(lambda match: "\n" * match.group(0).count("\n"), head)
-    return head + rest, css
+    return head + ("" if end < 0 else source[end:]), css
 
 
 def compile_mjml(source: str, template: str) -> str:
