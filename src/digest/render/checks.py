@@ -28,9 +28,7 @@ SRC = re.compile(r'\ssrc\s*=\s*"([^"]*)"', re.I)
 # its next '>' (a '>' inside a quoted value ends it early: that only sends the email to
 # the exact scan). Only then does the exact (slower) tokenizer run, so a '<script>'
 # typed into an alt text never fails an email.
-SUSPECT = re.compile(
-    rb"<(?:mj-|script\b|iframe\b|object\b|embed\b|form\b|img\b(?![^>]*\salt\s*=))"
-)
+SUSPECT = re.compile(rb"<(?:mj-|script\b|iframe\b|object\b|embed\b|form\b|img\b(?![^>]*\salt\s*=))")
 
 
 def tag_problems(html: str, encoded: bytes | None = None) -> list[str]:
