@@ -197,3 +197,14 @@ def test_wrap_fills_lines_like_textwrap(words: list[str], width: int, prefix: st
         break_on_hyphens=False,
     )
     assert wrap(text, width, prefix) == (expected if words else "")
+
+
+def test_item_html_cannot_use_the_class_rules(
+    settings: Settings, list_section: Section, make_edition: Callable[..., Edition]
+) -> None:
+    """Classes in untrusted HTML are dropped, so only a deployment's own templates can use
+    class_rules (without overrides the renderer skips css-inline altogether)."""
+    list_section.items[0].summary = '<p class="meta">Styled by a feed?</p>'
+    html = Renderer(settings).email(make_edition([list_section])).html
+    assert 'class="meta"' not in html
+    assert '<p style="margin:0 0 6px">Styled by a feed?</p>' in html

@@ -62,8 +62,15 @@ class Renderer:
 
     def mjml_to_html(self, source: str, template: str = EMAIL_MJML) -> str:
         body, css = split_inline_css(source)
+        html = compile_mjml(body, template)
+        if self.settings.templates_dir is None and not css:
+            # The shipped templates write their styles inline and use none of the
+            # class_rules classes (tests/render/test_inline_styles.py), and item HTML
+            # carries no classes (nh3 drops them): the rules can only apply to a
+            # deployment's own markup, so without overrides there is nothing to inline.
+            return html
         rules = str(getattr(module(self.env, STYLES_TEMPLATE), "class_rules", ""))
-        return inline_css(compile_mjml(body, template), f"{rules}\n{css}" if css else rules)
+        return inline_css(html, f"{rules}\n{css}" if css else rules)
 
     def web_page(self, edition: Edition) -> str:
         """The edition's archive page (no recipient markers: it is public)."""

@@ -18,7 +18,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.ext import Extension
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from digest.config import Settings
 from digest.errors import TemplateError
@@ -87,7 +87,12 @@ def output_escape(value: Any) -> str:
     building a Markup per value. Jinja joins the pieces and wraps blocks, macros and
     ``{% set %}`` captures in Markup itself, so the pieces need only be safe text; a
     Markup value (a whole section body, say) is written as is, not copied."""
-    if type(value) is not str and hasattr(value, "__html__"):
+    kind = type(value)
+    if kind is Markup:  # most values: checked first, as the cheapest test
+        return value  # type: ignore[no-any-return]
+    if kind is str:
+        return value if filters.UNSAFE_CHAR.search(value) is None else filters.html_escape(value)
+    if hasattr(value, "__html__"):
         html: str = value.__html__()
         return html
     return filters.html_escape(value)
