@@ -138,10 +138,12 @@ def first_image(media: Any) -> Any:
 def wrap(value: str | None, width: int = 72, prefix: str = "") -> str:
     """Wrap each paragraph to ``width``, every line starting with ``prefix``."""
     text = str(value or "")
-    line = _line_pattern(width - len(prefix))
     if "\n\n" not in text:  # one paragraph: most excerpts and posts
-        words = text.split()
-        return prefix + f"\n{prefix}".join(line.findall(" ".join(words))) if words else ""
+        flat = " ".join(text.split())
+        if len(flat) <= width - len(prefix):  # fits on one line: many posts
+            return prefix + flat if flat else ""
+        return prefix + f"\n{prefix}".join(_line_pattern(width - len(prefix)).findall(flat))
+    line = _line_pattern(width - len(prefix))
     wrapped = (
         prefix + f"\n{prefix}".join(line.findall(" ".join(words)))
         for words in (p.split() for p in text.split("\n\n"))
