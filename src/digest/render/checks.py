@@ -56,8 +56,8 @@ def html_size(html: str) -> int:
     return len(html.encode("utf-8"))
 
 
-def check_email(html: str, text: str, postal_address: str) -> None:
-    """Raise RenderCheckError listing every problem found in the email."""
+def html_problems(html: str, postal_address: str) -> list[str]:
+    """What is wrong with the HTML part: size, tags (see tag_problems), footer."""
     problems: list[str] = []
     encoded = html.encode("utf-8")
     size = len(encoded)
@@ -67,14 +67,28 @@ def check_email(html: str, text: str, postal_address: str) -> None:
             "(Gmail clips at ~102 KB): fewer items or shorter excerpts"
         )
     problems.extend(tag_problems(html, encoded))
-    for part, body in (("HTML", html), ("text", text)):
-        if not _has(body, postal_address) and not _has(body, str(escape(postal_address))):
-            problems.append(f"{part} part lacks the postal address")
-        link = f'href="{placeholders.UNSUBSCRIBE_URL}"' if part == "HTML" else None
-        if not _has(body, placeholders.UNSUBSCRIBE_URL) or (link and not _has(body, link)):
-            problems.append(f"{part} part lacks the unsubscribe link")
+    return problems + _footer_problems("HTML", html, postal_address)
+
+
+def text_problems(text: str, postal_address: str) -> list[str]:
+    """What is wrong with the text part: its footer."""
+    return _footer_problems("text", text, postal_address)
+
+
+def raise_problems(problems: list[str]) -> None:
+    """Raise RenderCheckError listing every problem, if there is any."""
     if problems:
         raise RenderCheckError("rendered email failed checks:\n- " + "\n- ".join(problems))
+
+
+def _footer_problems(part: str, body: str, postal_address: str) -> list[str]:
+    problems: list[str] = []
+    if not _has(body, postal_address) and not _has(body, str(escape(postal_address))):
+        problems.append(f"{part} part lacks the postal address")
+    link = f'href="{placeholders.UNSUBSCRIBE_URL}"' if part == "HTML" else None
+    if not _has(body, placeholders.UNSUBSCRIBE_URL) or (link and not _has(body, link)):
+        problems.append(f"{part} part lacks the unsubscribe link")
+    return problems
 
 
 def _has(body: str, part: str) -> bool:

@@ -51,13 +51,16 @@ class Renderer:
 
     def email(self, edition: Edition) -> RenderedEmail:
         context = self._email_context(edition)
+        postal_address = self.settings.organization.postal_address
         try:
             source = render(self.env, EMAIL_MJML, context)
             html = self.mjml_to_html(source, EMAIL_MJML)
+            # checked now, while the freshly compiled HTML is still in the CPU's caches
+            problems = checks.html_problems(html, postal_address)
             text = tidy_text(render(self.env, EMAIL_TEXT, context))
         finally:
             context["views"].release()
-        checks.check_email(html, text, self.settings.organization.postal_address)
+        checks.raise_problems(problems + checks.text_problems(text, postal_address))
         return RenderedEmail(mjml=source, html=html, text=text)
 
     def mjml_to_html(self, source: str, template: str = EMAIL_MJML) -> str:
