@@ -47,7 +47,7 @@ def safe_url(value: str | None) -> str:
     """The URL if it is http(s) or mailto, else "" (so templates render no link)."""
     if not value:
         return ""
-    url = str(value).strip()
+    url = (value if type(value) is str else str(value)).strip()
     if url.startswith(SAFE_PREFIXES):
         return url
     return url if url[:8].lower().startswith(SAFE_PREFIXES) else ""

@@ -152,8 +152,11 @@ class ItemView:
         # a descriptor call on first use); the rest is computed on first use.
         if self.post is None:
             self.title_link = anchor(self.title, self.url, email.styles.link_attr)
-        else:
+        else:  # a post card: its date and its first image, if any
             self.date = email.date(item.published_at)
+            first = item.media[0] if item.media else None
+            self.card_image = safe_url(first.url) if first else ""
+            self.first_alt = first.alt if first else ""
 
     @lazy
     def title_link(self) -> Markup:
