@@ -24,7 +24,6 @@ from digest.render.filters import (
     anchor,
     clean_html,
     format_date,
-    link_to,
     linked_text,
     markup,
     platform_name,
@@ -267,7 +266,7 @@ class EmailValues:
 
     def link(self, text: object, url: str | None) -> Markup:
         """``link_to`` with the email's link style."""
-        return link_to(text, url, self.styles.link)
+        return anchor(text, safe_url(url), self.styles.link_attr)
 
     def html(self, value: str | None, quoted: bool = False) -> Markup:
         """Untrusted HTML sanitized (again) and styled for the email."""
