@@ -208,3 +208,39 @@ def test_item_html_cannot_use_the_class_rules(
     html = Renderer(settings).email(make_edition([list_section])).html
     assert 'class="meta"' not in html
     assert '<p style="margin:0 0 6px">Styled by a feed?</p>' in html
+
+
+def test_text_override_using_the_macros_reads_like_the_default(
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    settings: Settings,
+    section_builders: dict[str, Callable[[], Section]],
+    make_edition: Callable[..., Edition],
+) -> None:
+    """The text macros (``m.post``, ``m.story``) are imported when first called, with the
+    render's context, also where the layout (an override) does not provide ``m``."""
+    write(
+        tmp_path / "tpl",
+        "email/sections/in_the_states.txt.j2",
+        '{% extends "email/section.txt.j2" %}{% block body %}'
+        "{% for group in section.groups %}\n"
+        "{{ group.heading | upper }}{% if group.url | safe_url %} ({{ group.url }}){% endif %}"
+        "\n\n\n{% for item in group.items %}{{ m.story(item) }}\n{% endfor %}{% endfor %}"
+        "{% endblock %}",
+    )
+    write(
+        tmp_path / "tpl",
+        "email/base.txt.j2",
+        "{{ org.name }}\n{% for section in edition.sections %}\n\n"
+        '{% include "email/sections/" ~ section.template ~ ".txt.j2" %}{% endfor %}\n'
+        "{{ org.postal_address }}\nUnsubscribe: {{ unsubscribe_url }}\n",
+    )
+    edition = make_edition([section_builders["in_the_states"]()])
+    custom = Renderer(make_settings(templates_dir=str(tmp_path / "tpl"))).email(edition).text
+    default = Renderer(settings).email(edition).text
+    body = default[default.index("IN THE STATES") : default.index("\n--\n")].strip()
+
+    def lines(text: str) -> str:  # blank lines are the layout's business
+        return re.sub(r"\n+", "\n", text)
+
+    assert lines(body) in lines(custom)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+import weakref
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from types import CodeType, TracebackType
@@ -146,6 +147,37 @@ class DigestCodeGenerator(CodeGenerator):
         self.write(f" else environment.getattr({obj}, {node.attr!r}))")
 
 
+class LazyMacros:
+    """``m`` in the email templates: a macros template, imported with the render's
+    context when a template first uses one of its macros (as ``{% import name as m with
+    context %}`` would have, up front). The default templates write their markup out and
+    call none, so most emails never pay for the import: a module of Macro objects per
+    pass, held in a reference cycle until the garbage collector finds it.
+    """
+
+    def __init__(self, context: jinja2.runtime.Context, name: str) -> None:
+        self._context = weakref.ref(context)  # the context holds this object: no cycle
+        self._name = name
+        self._module: Any = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)  # copy, pickle and friends probe for these
+        if self._module is None:
+            context = self._context()
+            if context is None:
+                raise AttributeError(f"{self._name}: used after its render ended")
+            template = context.environment.get_template(self._name)
+            self._module = template.make_module(context.get_all(), True)
+        return getattr(self._module, attr)
+
+
+@jinja2.pass_context
+def macros(context: jinja2.runtime.Context, name: str) -> LazyMacros:
+    """``{% set m = macros("email/macros.mjml.j2") %}``: see LazyMacros."""
+    return LazyMacros(context, name)
+
+
 class InlineStyles(Extension):
     """Writes ``{{ style.name }}`` as the value email/inline_styles.j2 sets, when the
     template is compiled: the email's many style attributes then cost nothing per render.
@@ -193,6 +225,7 @@ def make_environment(settings: Settings) -> jinja2.Environment:
     env.template_class = DigestTemplate
     env.code_generator_class = DigestCodeGenerator
     filters.install(env)
+    env.globals["macros"] = macros
     env.globals["org"] = settings.organization
     return env
 
