@@ -20,7 +20,6 @@ URL_IN_TEXT = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 # nh3 keeps <img> as given; an image without alt text gets an empty (decorative) one.
 IMG_WITHOUT_ALT = re.compile(r"(<img(?![^>]*\salt=)[^>]*?)(?=\s*/?>)")
 PLATFORM_NAMES = {"bluesky": "Bluesky", "x": "X"}
-UNSAFE_CHAR = re.compile(r"[&<>'\"]")
 # English, like the rest of the email's words (strftime's %B follows the C locale).
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -60,7 +59,7 @@ def html_escape(value: object) -> str:
         if hasattr(value, "__html__"):
             return str(value.__html__())
         value = str(value)
-    if not UNSAFE_CHAR.search(value):
+    if is_plain(value):
         return value
     return (
         value.replace("&", "&amp;")
@@ -69,6 +68,12 @@ def html_escape(value: object) -> str:
         .replace("'", "&#39;")
         .replace('"', "&#34;")
     )
+
+
+def is_plain(text: str) -> bool:
+    """True if ``text`` has nothing to escape (five memchr scans: about twice as fast as
+    a regex character class on the short strings an email is made of)."""
+    return not ("&" in text or "<" in text or ">" in text or '"' in text or "'" in text)
 
 
 def markup(html: str) -> Markup:

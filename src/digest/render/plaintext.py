@@ -14,7 +14,6 @@ BLOCK_TAGS = {"p", "div", "blockquote", "ul", "ol", "h1", "h2", "h3", "h4", "h5"
 TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)([^>]*)>|<!--.*?-->", re.S)
 HREF = re.compile(r"""\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 SPACES = re.compile(r"[ \t\r\n\f\v]+")
-OTHER_SPACE = re.compile(r"[\t\r\n\f\v]")
 LINK_SCHEMES = ("http://", "https://", "mailto:")
 
 
@@ -43,9 +42,21 @@ def _text(chunk: str) -> str:
     """Text between tags, entities decoded, each run of white space one space."""
     if "&" in chunk:
         chunk = html.unescape(chunk)
-    elif "  " not in chunk and not OTHER_SPACE.search(chunk):
+    elif not _collapsible(chunk):
         return chunk  # nothing to collapse: most chunks (a regex sub is the slow part)
     return SPACES.sub(" ", chunk)
+
+
+def _collapsible(chunk: str) -> bool:
+    """Has a run of spaces or other white space (memchr scans beat a regex class here)."""
+    return (
+        "  " in chunk
+        or "\n" in chunk
+        or "\t" in chunk
+        or "\r" in chunk
+        or "\f" in chunk
+        or "\v" in chunk
+    )
 
 
 def _tag(

@@ -92,7 +92,7 @@ def output_escape(value: Any) -> str:
     if kind is Markup:  # most values: checked first, as the cheapest test
         return value  # type: ignore[no-any-return]
     if kind is str:
-        return value if filters.UNSAFE_CHAR.search(value) is None else filters.html_escape(value)
+        return value if filters.is_plain(value) else filters.html_escape(value)
     if hasattr(value, "__html__"):
         html: str = value.__html__()
         return html
