@@ -221,6 +221,10 @@ def make_environment(settings: Settings) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         extensions=[InlineStyles],
+        # A plain dict, not Jinja's default LRU cache, which takes a lock and reorders a
+        # deque on every lookup: an email looks templates up about forty times, and a
+        # deployment has a few dozen of them.
+        cache_size=-1,
     )
     env.template_class = DigestTemplate
     env.code_generator_class = DigestCodeGenerator
