@@ -7,6 +7,7 @@ override can ``{% extends "default:email/base.mjml.j2" %}`` and change one block
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import weakref
@@ -203,8 +204,10 @@ class InlineStyles(Extension):
         return STYLE_REF.sub(value, source)
 
 
+@functools.lru_cache(maxsize=512)
 def autoescape_for(name: str | None) -> bool:
-    """Escape everything except plain-text templates (.txt.j2)."""
+    """Escape everything except plain-text templates (.txt.j2). Jinja asks again for
+    every context it makes (each include), hence the cache."""
     if name is None:
         return True
     stem = name.removesuffix(".j2")
