@@ -24,6 +24,7 @@ from digest.render.plaintext import html_to_text
         ("<!-- hidden --><h2>Title</h2><blockquote><p>Quoted</p></blockquote>", "Title\n\nQuoted"),
         ('<p><a href="mailto:a@b.example"></a></p>', "mailto:a@b.example"),
         ("No tags &amp; spaces  here", "No tags & spaces here"),
+        ("<p> One\n&amp; only &#8230;&nbsp;</p>", "One & only …"),
     ],
 )
 def test_html_to_text(html: str, text: str) -> None:

@@ -21,6 +21,8 @@ def html_to_text(source: str) -> str:
     """Plain text of an HTML fragment, paragraphs separated by one blank line."""
     if "<" not in source:
         return SPACES.sub(" ", html.unescape(source)).strip()
+    if source.startswith("<p>") and source.endswith("</p>") and source.count("<") == 2:
+        return _text(source[3:-4]).strip()  # one paragraph: the usual excerpt
     tokens = TOKEN.split(source)  # text, "/" or "", tag name, attributes, text, ...
     parts: list[str] = []
     links: list[tuple[str, int]] = []  # (href, index in parts where its text starts)
