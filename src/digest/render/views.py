@@ -85,6 +85,8 @@ class FragmentStyles:
         quoted paragraph style, as the CSS rule ``blockquote p`` did.
         """
         attrs = self._attrs
+        if html.startswith("<p>") and html.count("<") == 2 and html.endswith("</p>"):
+            return "<p" + attrs["quoted_p" if quoted else "p"] + html[3:]  # the usual excerpt
         depth = [1 if quoted else 0]
 
         def styled(match: re.Match[str]) -> str:
