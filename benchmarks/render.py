@@ -67,10 +67,30 @@ def news(n: int, origin: Origin) -> Item:
         title=f"Workers report progress on a {topic} in story {n}",
         origin=origin,
         published_at=END - timedelta(hours=n),
-        # every summary distinct, as in a real edition (no help from per-render memoizing)
-        summary=f"<p>Members of Local {100 + n} described the {topic} and what comes next, "
-        f"including the bargaining calendar and the meeting on day {n % 28 + 1}.</p>",
+        # every summary distinct, as in a real edition (no help from per-render memoizing),
+        # in the shapes the demo's sources have: one paragraph, inline markup and a link,
+        # two paragraphs; typographic quotes and dashes as editors type them
+        summary=summary(n, topic),
         extra={"quote": "We stood together and it worked.", "quote_by": "A shop steward"},
+    )
+
+
+def summary(n: int, topic: str) -> str:
+    day = n % 28 + 1
+    if n % 3 == 0:
+        return (
+            f"<p>Members of Local {100 + n} described the {topic} and what comes next, "
+            f"including the bargaining calendar and the meeting on day {day}.</p>"
+        )
+    if n % 3 == 1:
+        return (
+            f"<p>It’s official: <strong>Local {100 + n}</strong> reports the {topic} went "
+            f'ahead on day {day} — <a href="https://news.example.com/{n}/report">read the '
+            "report</a>.</p>"
+        )
+    return (
+        f"<p>The {topic} drew members from across the region.</p>"
+        f"<p>Organizers said the next step comes on day {day}, with a vote to follow.</p>"
     )
 
 
