@@ -115,6 +115,9 @@ def linked_text(text: str, attrs: str = "") -> Markup:
     """``post_text`` with the links' attributes already escaped."""
     if "http" not in text:  # no link: most of a post, all of many
         return markup(html_escape(text).replace("\n", "<br>"))
+    if is_plain(text):  # nothing to escape in it, so nothing in its parts either
+        linked = URL_IN_TEXT.sub(lambda m: f'<a href="{m[0]}"{attrs}>{_shorten(m[0])}</a>', text)
+        return markup(linked.replace("\n", "<br>"))
     out: list[str] = []
     last = 0
     for match in URL_IN_TEXT.finditer(text):

@@ -131,8 +131,8 @@ class DigestCodeGenerator(CodeGenerator):
     Jinja compiles ``v.title`` to ``environment.getattr(v, "title")``: a Python call per
     lookup, about two thousand per email. This writes the builtin
     ``getattr(v, "title", missing)`` inline and calls ``environment.getattr`` only when
-    that finds nothing (so ``obj["title"]`` and undefined values behave as before). The
-    object is evaluated once, into a temporary named after the node.
+    that finds nothing (so ``obj["title"]`` and undefined values behave as before). An
+    object other than a plain variable is evaluated once, into a temporary.
     """
 
     @optimizeconst
@@ -142,6 +142,13 @@ class DigestCodeGenerator(CodeGenerator):
             return
         self._getattr_count = getattr(self, "_getattr_count", 0) + 1
         value, obj = f"t_ga{self._getattr_count}", f"t_go{self._getattr_count}"
+        if isinstance(node.node, nodes.Name):  # a variable: reading it twice costs nothing
+            self.write(f"({value} if ({value} := getattr(")
+            self.visit(node.node, frame)
+            self.write(f", {node.attr!r}, missing)) is not missing else environment.getattr(")
+            self.visit(node.node, frame)
+            self.write(f", {node.attr!r}))")
+            return
         self.write(f"({value} if ({value} := getattr(({obj} := ")
         self.visit(node.node, frame)
         self.write(f"), {node.attr!r}, missing)) is not missing")
