@@ -64,6 +64,18 @@ def test_paragraphs_outside_quotes_get_the_plain_style(
     assert '<p style="margin:0 0 10px">After</p>' in html
 
 
+def test_bare_paragraphs_each_get_the_style_of_their_place(
+    settings: Settings,
+    section_builders: dict[str, Callable[[], Section]],
+    make_edition: Callable[..., Edition],
+) -> None:
+    wins, listed = section_builders["worker_wins"](), section_builders["weekly_list"]()
+    wins.items[0].summary = listed.items[0].summary = "<p>One</p><p>Two</p>"
+    html = Renderer(settings).email(make_edition([wins, listed])).html
+    assert '<p style="margin:0 0 10px">One</p><p style="margin:0 0 10px">Two</p>' in html
+    assert '<p style="margin:0 0 6px">One</p><p style="margin:0 0 6px">Two</p>' in html  # quoted
+
+
 def test_the_same_untrusted_html_twice_is_cleaned_every_time(
     settings: Settings, list_section: Section, make_edition: Callable[..., Edition]
 ) -> None:

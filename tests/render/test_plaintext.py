@@ -25,6 +25,7 @@ from digest.render.plaintext import html_to_text
         ('<p><a href="mailto:a@b.example"></a></p>', "mailto:a@b.example"),
         ("No tags &amp; spaces  here", "No tags & spaces here"),
         ("<p> One\n&amp; only &#8230;&nbsp;</p>", "One & only …"),
+        ("<p>First  one.</p><p></p><p> Second.</p>", "First one.\n\nSecond."),
     ],
 )
 def test_html_to_text(html: str, text: str) -> None:

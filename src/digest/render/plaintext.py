@@ -21,8 +21,10 @@ def html_to_text(source: str) -> str:
     """Plain text of an HTML fragment, paragraphs separated by one blank line."""
     if "<" not in source:
         return SPACES.sub(" ", html.unescape(source)).strip()
-    if source.startswith("<p>") and source.endswith("</p>") and source.count("<") == 2:
-        return _text(source[3:-4]).strip()  # one paragraph: the usual excerpt
+    if source.startswith("<p>") and source.count("<") == 2 * source.count("<p>"):
+        paragraphs = source[3:].split("<p>")  # only bare paragraphs: the usual excerpt
+        if all(p.endswith("</p>") and "<" not in p[:-4] for p in paragraphs):
+            return "\n\n".join([t for p in paragraphs if (t := _text(p[:-4]).strip())])
     tokens = TOKEN.split(source)  # text, "/" or "", tag name, attributes, text, ...
     parts: list[str] = []
     links: list[tuple[str, int]] = []  # (href, index in parts where its text starts)

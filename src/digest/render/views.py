@@ -85,8 +85,10 @@ class FragmentStyles:
         quoted paragraph style, as the CSS rule ``blockquote p`` did.
         """
         attrs = self._attrs
-        if html.startswith("<p>") and html.count("<") == 2 and html.endswith("</p>"):
-            return "<p" + attrs["quoted_p" if quoted else "p"] + html[3:]  # the usual excerpt
+        opened = html.count("<p>")
+        if opened and html.count("</p>") == opened and html.count("<") == 2 * opened:
+            # bare paragraphs only (the usual excerpt): every tag is <p> or </p>
+            return html.replace("<p>", "<p" + attrs["quoted_p" if quoted else "p"])
         depth = [1 if quoted else 0]
 
         def styled(match: re.Match[str]) -> str:
