@@ -11,6 +11,8 @@ import html
 import re
 
 BLOCK_TAGS = {"p", "div", "blockquote", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "pre"}
+# The tags that add to the text: breaks, list marks, link addresses.
+TEXT_TAGS = BLOCK_TAGS | {"br", "li", "a"}
 TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)([^>]*)>|<!--.*?-->", re.S)
 HREF = re.compile(r"""\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 SPACES = re.compile(r"[ \t\r\n\f\v]+")
@@ -32,8 +34,8 @@ def html_to_text(source: str) -> str:
         if tokens[at]:
             parts.append(_text(tokens[at]))
         name = tokens[at + 2]  # None for a comment
-        if name:
-            _tag(tokens[at + 1] == "/", name.lower(), tokens[at + 3], parts, links)
+        if name and (name := name.lower()) in TEXT_TAGS:  # <strong>, <em>, …: just words
+            _tag(tokens[at + 1] == "/", name, tokens[at + 3], parts, links)
     if tokens[-1]:
         parts.append(_text(tokens[-1]))
     text = "\n".join([line.strip() for line in "".join(parts).split("\n")])
@@ -49,6 +51,17 @@ def _text(chunk: str) -> str:
     elif not _collapsible(chunk):
         return chunk  # nothing to collapse: most chunks (a regex sub is the slow part)
     return SPACES.sub(" ", chunk)
+
+
+def _href(attrs: str) -> str:
+    """The href of a link's attributes, entities decoded ("" if none)."""
+    at = attrs.find(' href="')  # how sanitized HTML writes it
+    if at >= 0:
+        href = attrs[at + 7 : attrs.find('"', at + 7)]
+    else:
+        found = HREF.search(attrs)
+        href = next((g for g in found.groups() if g), "") if found else ""
+    return html.unescape(href) if "&" in href else href
 
 
 def _collapsible(chunk: str) -> bool:
@@ -73,9 +86,7 @@ def _tag(
     elif name == "li" and not closing:
         parts.append("\n- ")
     elif name == "a" and not closing:
-        found = HREF.search(attrs)
-        href = html.unescape(next((g for g in found.groups() if g), "")) if found else ""
-        links.append((href, len(parts)))
+        links.append((_href(attrs), len(parts)))
     elif name == "a" and links:
         href, start = links.pop()
         text = "".join(parts[start:]).strip()
