@@ -166,6 +166,37 @@ def test_image_without_alt_and_missing_footer_fail_the_checks(
     assert "HTML part lacks the unsubscribe link" in message
 
 
+def test_capital_tags_are_checked_too(
+    tmp_path: Path, make_settings: Callable[..., Settings], one_list: Edition
+) -> None:
+    write(
+        tmp_path / "tpl",
+        "email/sections/weekly_list.mjml.j2",
+        '{% extends "email/section.mjml.j2" %}{% block body %}<mj-text>'
+        '<P>Hi</P><IMG SRC="https://cdn.example.net/y.png" /><SCRIPT>x()</SCRIPT>'
+        "</mj-text>{% endblock %}",
+    )
+    with pytest.raises(RenderCheckError) as caught:
+        Renderer(make_settings(templates_dir=str(tmp_path / "tpl"))).email(one_list)
+    message = str(caught.value)
+    assert "image without alt text: https://cdn.example.net/y.png" in message
+    assert "<script> element in the email" in message
+
+
+def test_capital_tags_with_nothing_wrong_pass(
+    tmp_path: Path, make_settings: Callable[..., Settings], one_list: Edition
+) -> None:
+    write(
+        tmp_path / "tpl",
+        "email/sections/weekly_list.mjml.j2",
+        '{% extends "email/section.mjml.j2" %}{% block body %}<mj-text>'
+        '<P>Hi <B>there</B></P><IMG SRC="https://cdn.example.net/y.png" ALT="A picture" />'
+        "</mj-text>{% endblock %}",
+    )
+    html = Renderer(make_settings(templates_dir=str(tmp_path / "tpl"))).email(one_list).html
+    assert "there" in html
+
+
 def test_oversized_email_fails_with_its_size(
     settings: Settings,
     section_builders: dict[str, Callable[[], Section]],

@@ -22,19 +22,21 @@ HAS_ALT = re.compile(r"\salt\s*=", re.I)
 SRC = re.compile(r'\ssrc\s*=\s*"([^"]*)"', re.I)
 
 
-# Fast pre-scan: one regex search over the email's lower-cased UTF-8 (str.lower on
-# non-ASCII text, or a case-insensitive regex, is several times slower) for anything
-# that could be a problem: leftover MJML, an active tag, or an <img with no alt before
-# its next '>' (a '>' inside a quoted value ends it early: that only sends the email to
-# the exact scan). Only then does the exact (slower) tokenizer run, so a '<script>'
-# typed into an alt text never fails an email.
-SUSPECT = re.compile(rb"<(?:mj-|script\b|iframe\b|object\b|embed\b|form\b|img\b(?![^>]*\salt\s*=))")
+# Fast pre-scan: one regex search over the email's UTF-8 for anything that could be a
+# problem: leftover MJML, an active tag, an <img with no alt before its next '>' (a '>'
+# inside a quoted value ends it early), or any tag name in capitals (the markup MRML,
+# nh3 and the shipped templates write is lower case; matching only that spares a
+# lower-cased copy of the email). Only then does the exact (slower, case-blind)
+# tokenizer run, so a '<script>' typed into an alt text never fails an email.
+SUSPECT = re.compile(
+    rb"<(?:mj-|script\b|iframe\b|object\b|embed\b|form\b|img\b(?![^>]*\salt\s*=)|/?[A-Z])"
+)
 
 
 def tag_problems(html: str, encoded: bytes | None = None) -> list[str]:
     """Leftover MJML, images without alt, active tags (``encoded``: the UTF-8 if known)."""
-    low = (encoded if encoded is not None else html.encode("utf-8")).lower()
-    return scan_tags(html) if SUSPECT.search(low) else []
+    data = encoded if encoded is not None else html.encode("utf-8")
+    return scan_tags(html) if SUSPECT.search(data) else []
 
 
 def scan_tags(html: str) -> list[str]:
