@@ -29,7 +29,7 @@ SRC = re.compile(r'\ssrc\s*=\s*"([^"]*)"', re.I)
 # lower-cased copy of the email). Only then does the exact (slower, case-blind)
 # tokenizer run, so a '<script>' typed into an alt text never fails an email.
 SUSPECT = re.compile(
-    rb"<(?:mj-|script\b|iframe\b|object\b|embed\b|form\b|img\b(?![^>]*\salt\s*=)|/?[A-Z])"
+    rb"<(?:[A-Z]|/[A-Z]|mj-|script\b|iframe\b|object\b|embed\b|form\b|img\b(?![^>]*\salt\s*=))"
 )
 
 
