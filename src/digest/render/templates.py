@@ -221,9 +221,27 @@ def autoescape_for(name: str | None) -> bool:
     return not stem.endswith(PLAIN_SUFFIXES)
 
 
+class DigestEnvironment(jinja2.Environment):
+    """The Jinja environment of every rendition, with the code and template classes
+    above and plain-dict template globals."""
+
+    code_generator_class = DigestCodeGenerator
+    template_class = DigestTemplate
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """The environment's globals with the template's over them, as one dict.
+
+        Jinja returns a ChainMap, and copies it into a dict (in Python, key by key) for
+        every context it makes: each include of each email. Our globals are set when the
+        environment is made, before any template loads (as Jinja advises), so a copy
+        taken at load time sees them all.
+        """
+        return {**self.globals, **(d or {})}
+
+
 def make_environment(settings: Settings) -> jinja2.Environment:
     override = settings.resolve_path(settings.templates_dir) if settings.templates_dir else None
-    env = jinja2.Environment(
+    env = DigestEnvironment(
         loader=DigestLoader(override, default_templates_dir()),
         autoescape=autoescape_for,
         undefined=jinja2.StrictUndefined,
@@ -236,8 +254,6 @@ def make_environment(settings: Settings) -> jinja2.Environment:
         # deployment has a few dozen of them.
         cache_size=-1,
     )
-    env.template_class = DigestTemplate
-    env.code_generator_class = DigestCodeGenerator
     filters.install(env)
     env.globals["macros"] = macros
     env.globals["org"] = settings.organization
