@@ -67,30 +67,32 @@ def news(n: int, origin: Origin) -> Item:
         title=f"Workers report progress on a {topic} in story {n}",
         origin=origin,
         published_at=END - timedelta(hours=n),
-        # every summary distinct, as in a real edition (no help from per-render memoizing),
-        # in the shapes the demo's sources have: one paragraph, inline markup and a link,
-        # two paragraphs; typographic quotes and dashes as editors type them
+        # no help from per-render memoizing: see summary()
         summary=summary(n, topic),
         extra={"quote": "We stood together and it worked.", "quote_by": "A shop steward"},
     )
 
 
 def summary(n: int, topic: str) -> str:
+    """Every summary distinct, in the proportions of the demo's stored items: about half
+    one bare paragraph, a quarter plain text, a quarter with inline markup (and some a
+    link), typographic quotes and dashes as editors type them."""
     day = n % 28 + 1
-    if n % 3 == 0:
+    if n % 4 in (0, 1):
         return (
             f"<p>Members of Local {100 + n} described the {topic} and what comes next, "
             f"including the bargaining calendar and the meeting on day {day}.</p>"
         )
-    if n % 3 == 1:
-        return (
-            f"<p>It’s official: <strong>Local {100 + n}</strong> reports the {topic} went "
-            f'ahead on day {day} — <a href="https://news.example.com/{n}/report">read the '
-            "report</a>.</p>"
-        )
+    if n % 4 == 2:
+        return f"Organizers said the {topic} drew members from across the region on day {day}."
+    link = (
+        f' — <a href="https://news.example.com/{n}/report">read the report</a>'
+        if n % 8 == 3
+        else ""
+    )
     return (
-        f"<p>The {topic} drew members from across the region.</p>"
-        f"<p>Organizers said the next step comes on day {day}, with a vote to follow.</p>"
+        f"<p>It’s official: <strong>Local {100 + n}</strong> reports the {topic} went "
+        f"ahead on day {day}{link}.</p>"
     )
 
 
