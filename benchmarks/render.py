@@ -220,7 +220,7 @@ def best_per_call_ms(
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     with tempfile.TemporaryDirectory() as tmp:
         renderer = Renderer(settings(Path(tmp)))
         edition = demo_edition()
