@@ -166,18 +166,29 @@ def test_image_without_alt_and_missing_footer_fail_the_checks(
     assert "HTML part lacks the unsubscribe link" in message
 
 
-def test_capital_tags_are_checked_too(
-    tmp_path: Path, make_settings: Callable[..., Settings], one_list: Edition
-) -> None:
+def list_body_renderer(
+    tmp_path: Path, make_settings: Callable[..., Settings], markup: str
+) -> Renderer:
+    """A renderer whose weekly list section is just ``markup`` in an mj-text."""
     write(
         tmp_path / "tpl",
         "email/sections/weekly_list.mjml.j2",
         '{% extends "email/section.mjml.j2" %}{% block body %}<mj-text>'
-        '<P>Hi</P><IMG SRC="https://cdn.example.net/y.png" /><SCRIPT>x()</SCRIPT>'
-        "</mj-text>{% endblock %}",
+        f"{markup}</mj-text>{{% endblock %}}",
+    )
+    return Renderer(make_settings(templates_dir=str(tmp_path / "tpl")))
+
+
+def test_capital_tags_are_checked_too(
+    tmp_path: Path, make_settings: Callable[..., Settings], one_list: Edition
+) -> None:
+    renderer = list_body_renderer(
+        tmp_path,
+        make_settings,
+        '<P>Hi</P><IMG SRC="https://cdn.example.net/y.png" /><SCRIPT>x()</SCRIPT>',
     )
     with pytest.raises(RenderCheckError) as caught:
-        Renderer(make_settings(templates_dir=str(tmp_path / "tpl"))).email(one_list)
+        renderer.email(one_list)
     message = str(caught.value)
     assert "image without alt text: https://cdn.example.net/y.png" in message
     assert "<script> element in the email" in message
@@ -186,15 +197,12 @@ def test_capital_tags_are_checked_too(
 def test_capital_tags_with_nothing_wrong_pass(
     tmp_path: Path, make_settings: Callable[..., Settings], one_list: Edition
 ) -> None:
-    write(
-        tmp_path / "tpl",
-        "email/sections/weekly_list.mjml.j2",
-        '{% extends "email/section.mjml.j2" %}{% block body %}<mj-text>'
-        '<P>Hi <B>there</B></P><IMG SRC="https://cdn.example.net/y.png" ALT="A picture" />'
-        "</mj-text>{% endblock %}",
+    renderer = list_body_renderer(
+        tmp_path,
+        make_settings,
+        '<P>Hi <B>there</B></P><IMG SRC="https://cdn.example.net/y.png" ALT="A picture" />',
     )
-    html = Renderer(make_settings(templates_dir=str(tmp_path / "tpl"))).email(one_list).html
-    assert "there" in html
+    assert "there" in renderer.email(one_list).html
 
 
 def test_oversized_email_fails_with_its_size(
