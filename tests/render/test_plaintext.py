@@ -1,9 +1,10 @@
-"""Item HTML → the text part's words: links keep their address, blocks their breaks."""
+"""Item HTML → the text part's words, and the text part's tidying."""
 
 from __future__ import annotations
 
 import pytest
 
+from digest.render.email import tidy_text
 from digest.render.plaintext import html_to_text
 
 
@@ -30,3 +31,19 @@ from digest.render.plaintext import html_to_text
 )
 def test_html_to_text(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+@pytest.mark.parametrize(
+    ("raw", "tidy"),
+    [
+        ("Title\n\n\nBody\n", "Title\n\nBody\n"),
+        ("a\n\n\n\nb\n\n\n\n\n\nc", "a\n\nb\n\nc\n"),
+        ("a  \nb\t\n\n\n\n c", "a\nb\n\n c\n"),
+        ("\n\n\nlead and trail \n\n\n", "lead and trail\n"),
+        ("one blank\n\nstays", "one blank\n\nstays\n"),
+    ],
+)
+def test_tidy_text(raw: str, tidy: str) -> None:
+    """The text part: no trailing spaces, at most one blank line in a row, one final
+    newline."""
+    assert tidy_text(raw) == tidy
