@@ -15,6 +15,7 @@ from digest.config import Settings
 from digest.models import Edition
 from digest.render import checks, placeholders
 from digest.render.mjml_html import compile_mjml, inline_css, split_inline_css
+from digest.render.plaintext import collapse_blank_lines
 from digest.render.templates import STYLES_TEMPLATE, make_environment, module, render
 from digest.render.views import EmailView, FragmentStyles
 from digest.urls import archive_url, edition_url
@@ -116,9 +117,4 @@ def tidy_text(text: str) -> str:
     """No trailing spaces, at most one blank line in a row, one final newline."""
     if " \n" in text or "\t\n" in text:
         text = "\n".join([line.rstrip(" \t") for line in text.split("\n")])
-    if "\n\n\n" in text:
-        # Cut at each run of three or more line breaks and join with one blank line: a
-        # run is always cut at its start, so its other breaks lead the next part. One
-        # pass, where str.replace took three (a regex is slower still on this text).
-        text = "\n\n".join([part for cut in text.split("\n\n\n") if (part := cut.lstrip("\n"))])
-    return text.strip() + "\n"
+    return collapse_blank_lines(text).strip() + "\n"
