@@ -138,7 +138,7 @@ def _shorten(url: str, limit: int = 40) -> str:
 def platform_name(value: str | None) -> str:
     """ "Bluesky", "X", or the name as given, title-cased."""
     name = str(value or "")
-    return PLATFORM_NAMES.get(name) or PLATFORM_NAMES.get(name.lower()) or name.title()
+    return PLATFORM_NAMES.get(name.lower()) or name.title()
 
 
 def first_image(media: Any) -> Any:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from digest.errors import TemplateError
 from digest.models import Group, Item, Media, Section, SocialPost
@@ -28,6 +28,7 @@ from digest.render.filters import (
     markup,
     platform_name,
     safe_url,
+    style_attr,
 )
 from digest.render.plaintext import html_to_text
 from digest.render.templates import STYLES_TEMPLATE
@@ -55,7 +56,7 @@ class FragmentStyles:
     @cached_property
     def link_attr(self) -> str:
         """The link style as an escaped attribute, for anchor()."""
-        return f' style="{escape(self.link)}"'
+        return style_attr(self.link)
 
     @classmethod
     def from_module(cls, module: Any) -> FragmentStyles:
@@ -66,16 +67,13 @@ class FragmentStyles:
 
     @cached_property
     def _attrs(self) -> dict[str, str]:
-        """The style attribute, escaped, per styled tag (and "quoted_p")."""
+        """The end of each styled start tag: its escaped style attribute and '>'."""
         return {
-            name: f' style="{escape(getattr(self, key))}">'
-            for name, key in (
-                ("p", "p"),
-                ("quoted_p", "quoted_p"),
-                ("a", "link"),
-                ("img", "img"),
-                ("blockquote", "blockquote"),
-            )
+            "p": style_attr(self.p) + ">",
+            "quoted_p": style_attr(self.quoted_p) + ">",
+            "a": self.link_attr + ">",
+            "img": style_attr(self.img) + ">",
+            "blockquote": style_attr(self.blockquote) + ">",
         }
 
     def apply(self, html: str, quoted: bool) -> str:
@@ -308,8 +306,6 @@ class EmailView:
     def __init__(self, styles: FragmentStyles, timezone: str) -> None:
         values = EmailValues(styles, timezone)
         self.values = values
-        self.styles = styles
-        self.timezone = timezone
         self.link = values.link
         self.html = values.html
         self.text = values.text
@@ -346,10 +342,9 @@ class EmailView:
     def release(self) -> None:
         """Drop the views once the email is rendered.
 
-        Jinja keeps each render's context in a reference cycle (a macro module imported
-        ``with context`` refers back to it), and the context holds this object: without
-        this, every view of every rendered email would wait for the cyclic garbage
-        collector, whose passes over them cost more than a tenth of a render.
+        When a template calls a macro, Jinja's macro module holds the render's context
+        in a reference cycle, and the context holds this object: without this, every view
+        of that email would wait for the cyclic garbage collector.
         """
         self._views.clear()
         self._sections.clear()
