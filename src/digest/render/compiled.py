@@ -25,12 +25,9 @@ def output_escape(value: Any) -> str:
     building a Markup per value. Jinja joins the pieces and wraps blocks, macros and
     ``{% set %}`` captures in Markup itself, so the pieces need only be safe text; a
     Markup value (a whole section body, say) is written as is, not copied."""
-    kind = type(value)
-    if kind is Markup:  # most values: checked first, as the cheapest test
-        return value  # type: ignore[no-any-return]
-    if kind is str:
-        return value if filters.is_plain(value) else filters.html_escape(value)
-    if hasattr(value, "__html__"):
+    if type(value) is Markup:  # most values: checked first, as the cheapest test
+        return value
+    if type(value) is not str and hasattr(value, "__html__"):
         html: str = value.__html__()
         return html
     return filters.html_escape(value)
@@ -67,8 +64,8 @@ class DigestCodeGenerator(CodeGenerator):
     Jinja compiles ``v.title`` to ``environment.getattr(v, "title")``: a Python call per
     lookup, about two thousand per email. This writes the builtin
     ``getattr(v, "title", missing)`` inline and calls ``environment.getattr`` only when
-    that finds nothing (so ``obj["title"]`` and undefined values behave as before). An
-    object other than a plain variable is evaluated once, into a temporary.
+    that finds nothing (so ``obj["title"]`` and undefined values behave as before). The
+    object is evaluated once, into a temporary.
     """
 
     @optimizeconst
@@ -78,13 +75,6 @@ class DigestCodeGenerator(CodeGenerator):
             return
         self._getattr_count = getattr(self, "_getattr_count", 0) + 1
         value, obj = f"t_ga{self._getattr_count}", f"t_go{self._getattr_count}"
-        if isinstance(node.node, nodes.Name):  # a variable: reading it twice costs nothing
-            self.write(f"({value} if ({value} := getattr(")
-            self.visit(node.node, frame)
-            self.write(f", {node.attr!r}, missing)) is not missing else environment.getattr(")
-            self.visit(node.node, frame)
-            self.write(f", {node.attr!r}))")
-            return
         self.write(f"({value} if ({value} := getattr(({obj} := ")
         self.visit(node.node, frame)
         self.write(f"), {node.attr!r}, missing)) is not missing")
