@@ -150,8 +150,8 @@ def autoescape_for(name: str | None) -> bool:
 
 
 class DigestEnvironment(jinja2.Environment):
-    """The Jinja environment of every rendition, with the code and template classes
-    above and plain-dict template globals."""
+    """The Jinja environment of every rendition: templates compiled the way
+    digest.render.compiled describes, and plain-dict template globals."""
 
     code_generator_class = DigestCodeGenerator
     template_class = DigestTemplate
