@@ -215,7 +215,7 @@ class Pki:
 def make_pki(directory: Path, name: str) -> Pki:
     """A CA named ``name`` and a leaf certificate, written as PEM files under directory."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # wall clock: TLS checks certificates against the real time
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     ca_cert = (

@@ -80,7 +80,8 @@ def test_runs_rejects_unknown_newsletter(raw_config: dict[str, Any], tmp_path: P
 def test_approve_and_hold_from_the_cli(
     raw_config: dict[str, Any], tmp_path: Path, pipeline: Any, monkeypatch: Any
 ) -> None:
-    future_send = datetime.now(UTC) + timedelta(days=30)
+    # `digest approve` (no --at) acts on the edition whose send is still ahead of now
+    future_send = datetime.now(UTC) + timedelta(days=30)  # wall clock: the CLI reads it too
     config = write_config(raw_config, tmp_path, approval={"reviewers": ["e@example.org"]})
     settings = load_config(config)
     store = open_store(settings.store.url)

@@ -120,7 +120,7 @@ def test_jobs_are_stored_in_the_project_database_and_unpickle(
         send = scheduler.get_job("send:weekly")
         assert send.misfire_grace_time == 6 * 3600
         assert send.coalesce is True and send.max_instances == 1
-        now = datetime.now(UTC)
+        now = datetime.now(UTC)  # wall clock: APScheduler computes next_run_time from it
         local_send = send.next_run_time.astimezone(NY)
         assert (local_send.strftime("%a %H:%M"), local_send > now) == ("Fri 16:00", True)
         prepare = scheduler.get_job("prepare:weekly")

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -136,12 +137,16 @@ def local_settings(make_settings: Callable[..., Settings]) -> Callable[..., Sett
 
 
 @pytest.fixture
-def collect_run(store: Store) -> Callable[..., RunReport]:
-    """Run digest.sources.collect once and return its report."""
+def collect_run(store: Store, now: datetime) -> Callable[..., RunReport]:
+    """Run digest.sources.collect once and return its report.
+
+    The collect runs at the frozen clock unless the test passes its own ``now``: a collect
+    at the wall clock would drop the fixtures' dated entries once they left the window."""
     from digest.sources import collect
 
     def run(settings: Settings, **kwargs: Any) -> RunReport:
         report = RunReport()
+        kwargs.setdefault("now", now)
         collect(settings, store, report, **kwargs)
         return report
 
