@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digest.config import (
     BlueskyChannel,
@@ -23,6 +23,9 @@ from digest.errors import DigestError
 from digest.models import Edition, RunReport
 from digest.store import Store, open_store
 from digest.timing import Period, period_ending
+
+if TYPE_CHECKING:
+    from digest.render import Renderer
 
 EMAIL_CHANNELS = (MaildirChannel, SmtpChannel)
 SOCIAL_CHANNELS = (SocialOutboxChannel, BlueskyChannel, XChannel)
@@ -85,19 +88,30 @@ def deliver_stage(
 
 
 def post_stage(
-    settings: Settings, store: Store, edition: Edition, report: RunReport, dry_run: bool = False
+    settings: Settings,
+    store: Store,
+    edition: Edition,
+    report: RunReport,
+    dry_run: bool = False,
+    renderer: Renderer | None = None,
 ) -> None:
     if not social_channels(settings, edition.newsletter):
         return
     from digest.social import post_edition
 
-    post_edition(settings, store, edition, report, dry_run=dry_run)
+    post_edition(settings, store, edition, report, dry_run=dry_run, renderer=renderer)
 
 
-def site_stage(settings: Settings, store: Store, newsletter_id: str, report: RunReport) -> None:
+def site_stage(
+    settings: Settings,
+    store: Store,
+    newsletter_id: str,
+    report: RunReport,
+    renderer: Renderer | None = None,
+) -> None:
     from digest.site import write_site
 
-    path = write_site(settings, store, newsletter_id)
+    path = write_site(settings, store, newsletter_id, renderer)
     report.outputs["archive"] = str(path)
 
 
@@ -113,26 +127,34 @@ def run_newsletter(
     deliver: bool = True,
     post: bool = True,
     report: RunReport | None = None,
+    renderer: Renderer | None = None,
 ) -> RunReport:
-    """One whole run of a newsletter for a period; safe to repeat after a crash."""
+    """One whole run of a newsletter for a period; safe to repeat after a crash.
+
+    ``renderer`` is the run's one template environment (made here when not given): a
+    caller running several newsletters passes the same one to each.
+    """
+    from digest.render import Renderer
+
     report = report or RunReport(newsletter=newsletter_id)
+    renderer = renderer or Renderer(settings)
     owned = store is None
     store = store or open_store(settings.store.url)
     try:
         if collect:
             collect_stage(settings, store, report, now, transport)
         period = period or current_period(settings, newsletter_id, now)
-        edition = build_edition(settings, store, newsletter_id, period, now=now)
+        edition = build_edition(settings, store, newsletter_id, period, now=now, renderer=renderer)
         if edition is None:
             report.warn(f"{newsletter_id}: nothing new for {period.key}; no edition sent")
             return report
         report.sections = len(edition.sections)
         report.outputs["edition"] = f"{newsletter_id} #{edition.id} ({period.key})"
-        site_stage(settings, store, newsletter_id, report)
+        site_stage(settings, store, newsletter_id, report, renderer)
         if deliver:
             deliver_stage(settings, store, edition, report, now)
         if post:
-            post_stage(settings, store, edition, report)
+            post_stage(settings, store, edition, report, renderer=renderer)
         return report
     finally:
         if owned:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -16,6 +16,9 @@ from digest.errors import DigestError
 from digest.models import RunReport
 from digest.store import Store, open_store
 from digest.timing import Period
+
+if TYPE_CHECKING:
+    from digest.schedule.runs import Runner
 
 AT_HELP = (
     "Run as if at this time (ISO 8601, e.g. 2026-11-20T16:00-05:00): the period is the one "
@@ -226,25 +229,26 @@ def run_all(
         with parse_pool_for(settings) as pool, console.status("Collecting sources…"):
             collect_stage(settings, store, collect_report, now, cpu_pool=pool)
         reports.append(collect_report)
+    from digest.render import Renderer
+    from digest.schedule.runs import runner_with
+
+    # one template environment for the whole command; collected once for all above
+    runner = runner_with(Renderer(settings), collect=False)
     for name in names:
         with console.status(f"Running {name}…"):
-            reports.append(run_one(settings, store, name, now))
+            reports.append(run_one(settings, store, name, now, runner))
     return reports
 
 
-def run_one(settings: Settings, store: Store, name: str, now: datetime) -> RunReport:
+def run_one(
+    settings: Settings, store: Store, name: str, now: datetime, runner: Runner
+) -> RunReport:
     from digest.schedule import run_period
-    from digest.schedule.runs import default_runner
     from digest.schedule.triggers import latest_send_time
 
     fire = latest_send_time(settings.newsletters[name], now)
     if fire is None:
         raise DigestError(f"newsletter '{name}': its schedule has no run before {now}")
-
-    def runner(*args: Any, **kwargs: Any) -> RunReport:
-        kwargs["collect"] = False  # collected once for all newsletters above
-        return default_runner(*args, **kwargs)
-
     result = run_period(settings, store, name, fire, now=now, runner=runner)
     if result.outcome == "already_done":
         report = RunReport(newsletter=name)

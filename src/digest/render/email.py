@@ -6,6 +6,7 @@ where the unsubscribe URL, preferences URL and name go; delivery fills them per 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,17 @@ class Renderer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.env: jinja2.Environment = make_environment(settings)
+        self._overlays: dict[str, jinja2.Environment] = {}
+
+    def overlay(
+        self, name: str, build: Callable[[jinja2.Environment], jinja2.Environment]
+    ) -> jinja2.Environment:
+        """An environment derived from ``env`` (the social posts' finalize step, say),
+        built once per Renderer so its templates too compile once."""
+        found = self._overlays.get(name)
+        if found is None:
+            found = self._overlays[name] = build(self.env)
+        return found
 
     def render_template(self, name: str, **context: Any) -> str:
         """Render any template (social posts, web pages) with the shared filters."""

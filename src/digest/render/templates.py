@@ -84,6 +84,7 @@ def make_environment(settings: Settings) -> jinja2.Environment:
     )
     filters.install(env)
     env.globals["org"] = settings.organization
+    env.globals["site_url"] = settings.organization.site_url
     return env
 
 

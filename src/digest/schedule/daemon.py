@@ -26,7 +26,14 @@ from digest.config import Settings, load_config
 from digest.logs import event
 from digest.notify import NoticeError, send_notice
 from digest.schedule import ledger, lock
-from digest.schedule.runs import Clock, Runner, RunResult, run_period, system_clock
+from digest.schedule.runs import (
+    Clock,
+    Runner,
+    RunResult,
+    run_period,
+    runner_with,
+    system_clock,
+)
 from digest.schedule.triggers import LeadTrigger, cron_trigger, latest_send_time, next_send_time
 from digest.store import Store
 from digest.timing import period_ending
@@ -79,6 +86,7 @@ class Daemon:
         self.settings = settings
         self.store = store
         self.runner = runner
+        self._default_runner: tuple[Settings, Runner] | None = None
         self.clock = clock or system_clock
         self.config_path = config_path
         self.stop_timeout = stop_timeout
@@ -224,13 +232,23 @@ class Daemon:
                 newsletter_id,
                 fire_time,
                 now=now,
-                runner=self.runner,
+                runner=self.runner or self._runner_for_settings(),
                 clock=self.clock,
             )
         finally:
             with self._inflight_changed:
                 self._inflight -= 1
                 self._inflight_changed.notify_all()
+
+    def _runner_for_settings(self) -> Runner:
+        """The default runner with one Renderer per loaded config (templates compile once
+        for the daemon's life, again after a reload)."""
+        from digest.render import Renderer
+
+        settings = self.settings
+        if self._default_runner is None or self._default_runner[0] is not settings:
+            self._default_runner = (settings, runner_with(Renderer(settings)))
+        return self._default_runner[1]
 
     # ---- APScheduler wiring ---------------------------------------------------------
 

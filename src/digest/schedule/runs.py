@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 
@@ -31,6 +31,9 @@ from digest.schedule.ledger import FINISHED, RunRecord
 from digest.store import Store
 from digest.store.tables import EditionRow
 from digest.timing import Period, period_ending
+
+if TYPE_CHECKING:
+    from digest.render import Renderer
 
 log = logging.getLogger("digest.schedule")
 
@@ -64,6 +67,7 @@ def default_runner(
     collect: bool = True,
     deliver: bool = True,
     post: bool = True,
+    renderer: Renderer | None = None,
 ) -> RunReport:
     from digest.pipeline import run_newsletter
 
@@ -76,7 +80,18 @@ def default_runner(
         collect=collect,
         deliver=deliver,
         post=post,
+        renderer=renderer,
     )
+
+
+def runner_with(renderer: Renderer, **fixed: Any) -> Runner:
+    """default_runner with one Renderer for every run (and ``fixed`` keyword arguments,
+    such as ``collect=False``): templates compile once, not once per run."""
+
+    def runner(*args: Any, **kwargs: Any) -> RunReport:
+        return default_runner(*args, **{**kwargs, **fixed, "renderer": renderer})
+
+    return runner
 
 
 def system_clock() -> datetime:

@@ -9,10 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from digest.config import Settings
+from digest.render import Renderer
 from digest.store import Store
 from digest.web import archive, desk, public
 from digest.web.auth import SessionCodec
-from digest.web.pages import page, web_environment
+from digest.web.pages import page
 from digest.web.ratelimit import RateLimiter
 
 # Pages never leak their URL (which holds a personal token) to the sites they link to.
@@ -49,7 +50,8 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.clock = clock
-    app.state.env = web_environment(settings)
+    app.state.renderer = Renderer(settings)
+    app.state.env = app.state.renderer.env
     app.state.sessions = SessionCodec(settings.signing_secret())
     app.state.signup_limiter = signup_limiter or RateLimiter(per_minute=5, burst=5)
     app.state.login_limiter = login_limiter or RateLimiter(per_minute=10, burst=10)
