@@ -83,14 +83,6 @@ def edition_from_row(row: EditionRow, period_tz: str) -> Edition:
     )
 
 
-def load_edition(settings: Settings, store: Store, edition_id: int) -> Edition | None:
-    with store.session() as session:
-        row = session.get(EditionRow, edition_id)
-        if row is None:
-            return None
-        return edition_from_row(row, settings.newsletters[row.newsletter].timezone)
-
-
 def build_edition(
     settings: Settings,
     store: Store,

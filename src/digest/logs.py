@@ -39,7 +39,6 @@ CHATTY_LOGGERS = (
     "httpcore",
     "urllib3",
     "atproto",
-    "aiosmtplib",
     "mail.log",
 )
 

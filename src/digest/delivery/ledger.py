@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, cast
 
@@ -324,8 +324,3 @@ def next_due(session: Session, edition_id: int) -> datetime | None:
         return None
     return earliest if earliest.tzinfo else earliest.replace(tzinfo=UTC)
 
-
-def iter_statuses(session: Session, edition_id: int) -> Iterator[tuple[int, str, str]]:
-    query = select(D.c.subscriber_id, D.c.email, D.c.status).where(D.c.edition_id == edition_id)
-    for row in session.execute(query):
-        yield row.subscriber_id, row.email, row.status

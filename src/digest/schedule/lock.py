@@ -13,7 +13,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
 from sqlalchemy import Connection, text
 
@@ -23,12 +23,6 @@ from digest.store.db import make_engine
 
 class AlreadyRunning(DigestError):
     """Another scheduler holds the single-instance lock of this store."""
-
-
-class InstanceLock(Protocol):
-    description: str
-
-    def release(self) -> None: ...
 
 
 def lock_key(url: str) -> int:

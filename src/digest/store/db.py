@@ -36,10 +36,6 @@ class Store:
             finally:
                 session.rollback()
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
-
     def dispose(self) -> None:
         self.engine.dispose()
 
