@@ -45,6 +45,7 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/collect.py
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

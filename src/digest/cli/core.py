@@ -11,14 +11,16 @@ import typer
 from rich.table import Table
 
 from digest.cli.app import app, console, settings_from, user_errors
-from digest.config import Settings
 from digest.errors import DigestError
 from digest.models import RunReport
-from digest.store import Store, open_store
 from digest.timing import Period
 
 if TYPE_CHECKING:
     from digest.schedule.runs import Runner
+
+if TYPE_CHECKING:
+    from digest.config import Settings
+    from digest.store import Store
 
 AT_HELP = (
     "Run as if at this time (ISO 8601, e.g. 2026-11-20T16:00-05:00): the period is the one "
@@ -118,6 +120,7 @@ def collect(
 ) -> None:
     """Fetch every source and store new and updated items."""
     from digest.sources import collect as collect_sources
+    from digest.store import open_store
 
     settings = settings_from(ctx)
     if dry_run:
@@ -152,6 +155,7 @@ def build(
 ) -> None:
     """Build and freeze the current period's edition from stored items (no sending)."""
     from digest.editions import build_edition
+    from digest.store import open_store
 
     settings = settings_from(ctx)
     check_newsletter(settings, newsletter)
@@ -180,6 +184,7 @@ def preview(
 ) -> None:
     """Write the edition's email HTML, text and archive page to files, changing nothing."""
     from digest.editions import preview_edition
+    from digest.store import open_store
 
     settings = settings_from(ctx)
     check_newsletter(settings, newsletter)
@@ -280,6 +285,8 @@ def run(
     ),
 ) -> None:
     """Collect → build → deliver → post, for the current period; safe to rerun."""
+    from digest.store import open_store
+
     settings = settings_from(ctx)
     if all_ == (newsletter is not None):
         raise DigestError("name one newsletter or pass --all")
@@ -301,6 +308,7 @@ def demo(
     at: str = typer.Option(DEMO_AT, "--at", help=AT_HELP),
 ) -> None:
     """Import the sample subscribers and run every newsletter on the embedded defaults."""
+    from digest.store import open_store
     from digest.subscribers import import_csv
 
     settings = settings_from(ctx)

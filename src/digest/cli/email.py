@@ -5,20 +5,24 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import select
 
-from digest.bounces import BounceReport, read_imap, read_maildir
 from digest.cli.app import app, console, settings_from, user_errors
-from digest.delivery import send_edition, send_test
 from digest.errors import DigestError
 from digest.models import RunReport
-from digest.store import Store, open_store
-from digest.store.tables import EditionRow
+
+if TYPE_CHECKING:
+    from digest.bounces import BounceReport
+    from digest.store import Store
 
 
 def _edition_id(store: Store, newsletter: str, edition: int | None) -> int:
+    from sqlalchemy import select
+
+    from digest.store.tables import EditionRow
+
     with store.session() as session:
         if edition is not None:
             row = session.get(EditionRow, edition)
@@ -45,6 +49,9 @@ def send(
     channel: str = typer.Option(None, "--channel", help="Email channel to use."),
 ) -> None:
     """Send an edition to its subscribers (resumes where a stopped send left off)."""
+    from digest.delivery import send_edition, send_test
+    from digest.store import open_store
+
     settings = settings_from(ctx)
     if newsletter not in settings.newsletters:
         raise DigestError(
@@ -92,6 +99,9 @@ def bounces(
     ),
 ) -> None:
     """Read DSN bounces and ARF complaints; suppress bounced and complaining addresses."""
+    from digest.bounces import read_imap, read_maildir
+    from digest.store import open_store
+
     if (maildir is None) == (imap_host is None):
         raise DigestError("give exactly one of --maildir PATH or --imap HOST")
     settings = settings_from(ctx)

@@ -6,22 +6,19 @@ import getpass
 import logging
 import os
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from digest.cli.app import app, console, settings_from, user_errors
-from digest.config import Settings
 from digest.errors import DigestError
-from digest.logs import configure_logging
-from digest.schedule import ledger
-from digest.schedule.approval import approve as approve_edition
-from digest.schedule.approval import hold as hold_edition
-from digest.schedule.triggers import next_send_time
-from digest.store import Store, open_store
-from digest.store.tables import EditionRow
+
+if TYPE_CHECKING:
+    from digest.config import Settings
+    from digest.store import Store
+    from digest.store.tables import EditionRow
 
 LOG_LEVEL_HELP = "Log level: DEBUG, INFO, WARNING or ERROR (one line per event, on stderr)."
 
@@ -39,7 +36,9 @@ def schedule(
     ),
 ) -> None:
     """Run newsletters on their schedules until stopped (SIGTERM/Ctrl-C; SIGHUP reloads)."""
+    from digest.logs import configure_logging
     from digest.schedule.daemon import Daemon
+    from digest.store import open_store
 
     settings = settings_from(ctx)
     configure_logging(settings, _level(log_level))
@@ -69,6 +68,8 @@ def runs(
     limit: int = typer.Option(20, "--limit", "-n", help="How many past runs to show."),
 ) -> None:
     """List past runs (status, counts, duration, error) and the upcoming ones."""
+    from digest.store import open_store
+
     settings = settings_from(ctx)
     _check(settings, newsletter)
     store = open_store(settings.store.url)
@@ -78,6 +79,8 @@ def runs(
 
 
 def upcoming_table(settings: Settings, newsletter: str | None, now: datetime) -> Table:
+    from digest.schedule.triggers import next_send_time
+
     table = Table(title="Upcoming runs", title_justify="left")
     for column in ("newsletter", "send at (local)", "in", "approval"):
         table.add_column(column, overflow="fold")
@@ -97,6 +100,8 @@ def upcoming_table(settings: Settings, newsletter: str | None, now: datetime) ->
 
 
 def past_table(store: Store, newsletter: str | None, limit: int) -> Table:
+    from digest.schedule import ledger
+
     table = Table(title="Past runs", title_justify="left")
     for column in (
         "run",
@@ -142,6 +147,10 @@ def approve(
     by: str | None = typer.Option(None, "--by", help="Who decides (default: your login)."),
 ) -> None:
     """Approve (or --hold) the edition waiting for review; past its send time it goes out now."""
+    from digest.schedule.approval import approve as approve_edition
+    from digest.schedule.approval import hold as hold_edition
+    from digest.store import open_store
+
     settings = settings_from(ctx)
     _check(settings, newsletter)
     store = open_store(settings.store.url)
@@ -161,7 +170,7 @@ def send_if_due(
     settings: Settings, store: Store, newsletter: str, period_key: str, now: datetime
 ) -> None:
     """After approval: send at once if the send time has passed, else say when it goes."""
-    from digest.schedule import run_period
+    from digest.schedule import ledger, run_period
 
     record = ledger.get(store, newsletter, period_key)
     if record is None or record.scheduled_for is None:
@@ -180,6 +189,10 @@ def _zone(settings: Settings, newsletter: str) -> ZoneInfo:
 
 
 def _edition_to_decide(store: Store, newsletter: str, edition_id: int | None) -> EditionRow:
+    from sqlalchemy import select
+
+    from digest.store.tables import EditionRow
+
     with store.session() as session:
         if edition_id is not None:
             row = session.get(EditionRow, edition_id)

@@ -323,4 +323,3 @@ def next_due(session: Session, edition_id: int) -> datetime | None:
     if earliest is None:
         return None
     return earliest if earliest.tzinfo else earliest.replace(tzinfo=UTC)
-
