@@ -109,7 +109,7 @@ def transition(
     if action is None:
         possible = ", ".join(allowed_from(current)) or "nothing (it is final)"
         raise LifecycleError(
-            f"{describe(row)} is {current.value}; it cannot become {to.value} "
+            f"{describe(row)} is already {current.value}; it cannot become {to.value} "
             f"(from {current.value} it can become: {possible})"
         )
     row.status = to.value

@@ -138,6 +138,7 @@ def apply(edition: Edition, overlay: Overlay) -> Edition:
             _add_to(target, added_as_item(added))
     for section in edition.sections:
         _apply_section(section, overlay)
+    edition.sections = [s for s in edition.sections if not s.is_empty]
     edition.headline = overlay.headline or ""
     edition.preheader = overlay.preheader or ""
     edition.note = overlay.note or ""
