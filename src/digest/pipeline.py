@@ -32,11 +32,19 @@ SOCIAL_CHANNELS = (SocialOutboxChannel, BlueskyChannel, XChannel)
 
 
 def current_period(settings: Settings, newsletter_id: str, now: datetime) -> Period:
-    """The period of the latest scheduled run at or before ``now``.
+    """ "This edition": the period whose send time is next (see digest.draft.due).
 
-    Periods follow the schedule, not the moment a command is typed, so running the
-    same newsletter twice by hand resumes one edition instead of making a second.
+    The latest send time counts while it is less than the newsletter's grace ago, so a
+    run at (or just after) the send time sends that period's edition; otherwise it is
+    the coming one, never a stale past period.
     """
+    from digest.draft import due
+
+    return due(settings, None, newsletter_id, now).period
+
+
+def latest_period(settings: Settings, newsletter_id: str, now: datetime) -> Period:
+    """The period of the latest scheduled run at or before ``now``."""
     from digest.schedule.triggers import latest_send_time
 
     newsletter = settings.newsletters[newsletter_id]
@@ -57,6 +65,27 @@ def collect_stage(
     from digest.sources import collect
 
     collect(settings, store, report, transport=transport, now=now, cpu_pool=cpu_pool)
+    refresh_drafts(settings, store, report, now)
+
+
+def refresh_drafts(settings: Settings, store: Store, report: RunReport, now: datetime) -> None:
+    """A collect landed: each newsletter's next edition exists as a draft once it has
+    anything to show, and every draft is recomposed (the staff's edits kept)."""
+    from digest.draft import due, ensure_draft, recompose_drafts
+
+    for newsletter_id in settings.newsletters:
+        try:
+            ensure_draft(
+                settings,
+                store,
+                newsletter_id,
+                due(settings, store, newsletter_id, now).period,
+                now=now,
+                actor="collect",
+            )
+        except DigestError as exc:
+            report.warn(f"{newsletter_id}: draft not refreshed: {exc}")
+    recompose_drafts(settings, store, now)
 
 
 def email_channels(settings: Settings, newsletter_id: str) -> list[str]:
@@ -73,16 +102,26 @@ def deliver_stage(
     settings: Settings, store: Store, edition: Edition, report: RunReport, now: datetime
 ) -> None:
     """Send the edition by email, unless it still waits for approval."""
+    from digest import lifecycle
     from digest.delivery import send_edition
+    from digest.draft import approve, verify_frozen
     from digest.store.tables import EditionRow
 
     assert edition.id is not None
     with store.session() as session:
         row = session.get(EditionRow, edition.id)
         status = row.status if row else "missing"
-    if status in ("draft", "held"):
+    needs_approval = settings.newsletters[edition.newsletter].approval is not None
+    if status == lifecycle.EditionStatus.DRAFT and not needs_approval:
+        # no approval configured: the run at the send time approves (freezes) it
+        approve(settings, store, edition.id, actor="schedule (no approval required)", now=now)
+    elif status in lifecycle.WAITING or status == lifecycle.EditionStatus.CANCELLED:
         report.warn(f"edition {edition.id} is {status}: waiting for approval, not sent")
         return
+    with store.session() as session:
+        row = session.get(EditionRow, edition.id)
+        assert row is not None
+        verify_frozen(row)
     for channel in email_channels(settings, edition.newsletter):
         send_edition(settings, store, edition.id, report, channel=channel, now=now)
 

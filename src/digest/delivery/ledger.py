@@ -80,7 +80,9 @@ def freeze_audience(session: Session, edition: EditionRow, list_name: str, now: 
             count += _insert(session, chunk)
             chunk = []
     count += _insert(session, chunk)
-    edition.status = "sending"
+    from digest import lifecycle
+
+    lifecycle.transition(session, edition, lifecycle.EditionStatus.SENDING, actor="sender", now=now)
     return count
 
 

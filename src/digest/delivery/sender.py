@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from digest import lifecycle
 from digest.channels.maildir import MaildirTransport
 from digest.channels.smtp import SmtpTransport
 from digest.config import MaildirChannel, Settings, SmtpChannel
@@ -24,6 +25,7 @@ from digest.delivery.ratelimit import RateLimiter
 from digest.delivery.replies import Reply, Verdict, classify
 from digest.delivery.transport import Transport
 from digest.errors import DigestError
+from digest.lifecycle import EditionStatus
 from digest.models import RunReport
 from digest.store import Store
 from digest.store.tables import EditionRow
@@ -156,7 +158,8 @@ def _prepare(
             )
         if row.status == "paused":
             report.warn(f"edition {edition_id}: resuming after pause ({row.pause_reason})")
-            row.status, row.pause_reason = "sending", None
+            lifecycle.transition(session, row, EditionStatus.SENDING, actor="sender", now=clock())
+            row.pause_reason = None
         return EditionContent(
             id=row.id,
             newsletter=row.newsletter,
@@ -313,7 +316,15 @@ def _finish(store: Store, run: SendRun, report: RunReport) -> None:
         row = session.get(EditionRow, run.content.id)
         assert row is not None
         if run.paused is not None:
-            row.status, row.pause_reason = "paused", run.paused
+            lifecycle.transition(
+                session,
+                row,
+                EditionStatus.PAUSED,
+                actor="sender",
+                now=run.clock(),
+                detail=run.paused,
+            )
+            row.pause_reason = run.paused
             report.warn(
                 f"edition {row.id} paused: {run.paused}. Nobody was suppressed; fix the "
                 "sender setup (policy, sender address, TLS, credentials) and run "
@@ -328,8 +339,9 @@ def _report_counts(store: Store, edition_id: int, report: RunReport) -> None:
         assert row is not None
         left = counts.get("pending", 0) + counts.get("sending", 0)
         if row.status == "sending" and left == 0:
-            row.status = "sent"
-            row.sent_at = datetime.now(UTC)
+            lifecycle.transition(
+                session, row, EditionStatus.SENT, actor="sender", now=datetime.now(UTC)
+            )
     report.recipients = sum(counts.values())
     report.sent = counts.get("sent", 0)
     report.deferred = left
