@@ -138,7 +138,7 @@ def request_subscription(
     if recently_asked:
         return SubscriptionRequest(address, wanted, None, sent=False)
     token = make_token(
-        settings.signing_secret(),
+        settings.signing_keys(),
         "confirm",
         {"s": subscriber_id, "l": list(wanted), "c": consent_ids},
     )
@@ -162,7 +162,7 @@ def confirm_subscription(
 
     Confirming twice is harmless. A suppressed address stays unsubscribed.
     """
-    payload = read_token(settings.signing_secret(), "confirm", token)
+    payload = read_token(settings.signing_keys(), "confirm", token)
     subscriber_id, lists, consent_ids = _confirm_payload(payload)
     with store.session() as session:
         subscriber = session.get(SubscriberRow, subscriber_id)
@@ -195,7 +195,7 @@ def read_subscriber_token(settings: Settings, purpose: str, token: str) -> tuple
     """(subscriber id, list name) from an unsubscribe or preferences token, or BadToken."""
     if purpose not in ("unsubscribe", "preferences"):
         raise ValueError(purpose)
-    payload = read_token(settings.signing_secret(), purpose, token)  # type: ignore[arg-type]
+    payload = read_token(settings.signing_keys(), purpose, token)  # type: ignore[arg-type]
     try:
         return int(payload["s"]), str(payload["l"])
     except (KeyError, TypeError, ValueError):
@@ -319,7 +319,7 @@ def unsubscribe_all(store: Store, subscriber_id: int, now: datetime) -> int:
 
 
 def preferences_token(settings: Settings, subscriber_id: int, list_name: str) -> str:
-    return subscriber_token(settings.signing_secret(), "preferences", subscriber_id, list_name)
+    return subscriber_token(settings.signing_keys(), "preferences", subscriber_id, list_name)
 
 
 # --- mail -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import typer
 from sqlalchemy import select
 
 from digest.bounces import BounceReport, read_imap, read_maildir
-from digest.cli.app import app, console, settings_from, user_errors
+from digest.cli.app import app, console, require_signing_key, settings_from, user_errors
 from digest.delivery import send_edition, send_test
 from digest.errors import DigestError
 from digest.models import RunReport
@@ -46,6 +46,7 @@ def send(
 ) -> None:
     """Send an edition to its subscribers (resumes where a stopped send left off)."""
     settings = settings_from(ctx)
+    require_signing_key(settings, "send")
     if newsletter not in settings.newsletters:
         raise DigestError(
             f"unknown newsletter '{newsletter}' (known: {list(settings.newsletters)})"
@@ -95,6 +96,7 @@ def bounces(
     if (maildir is None) == (imap_host is None):
         raise DigestError("give exactly one of --maildir PATH or --imap HOST")
     settings = settings_from(ctx)
+    require_signing_key(settings, "bounces")
     store = open_store(settings.store.url)
     now = datetime.now(UTC)
     with store.session() as session:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from digest.cli.app import app, console, settings_from, user_errors
+from digest.cli.app import app, console, require_signing_key, settings_from, user_errors
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.logs import configure_logging
@@ -42,6 +42,7 @@ def schedule(
     from digest.schedule.daemon import Daemon
 
     settings = settings_from(ctx)
+    require_signing_key(settings, "schedule")
     configure_logging(settings, _level(log_level))
     store = open_store(settings.store.url)
     daemon = Daemon(settings, store, config_path=ctx.obj["config_path"], stop_timeout=stop_timeout)

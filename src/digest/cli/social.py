@@ -8,7 +8,7 @@ from datetime import date
 import typer
 from sqlalchemy import select
 
-from digest.cli.app import app, console, settings_from, user_errors
+from digest.cli.app import app, console, require_signing_key, settings_from, user_errors
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.models import Edition, Post, RunReport
@@ -36,6 +36,8 @@ def post(
     from digest.social import post_edition, social_channel_names
 
     settings = settings_from(ctx)
+    if not dry_run:
+        require_signing_key(settings, "post")
     if newsletter not in settings.newsletters:
         known = ", ".join(sorted(settings.newsletters)) or "none"
         raise DigestError(f"unknown newsletter '{newsletter}' (configured: {known})")

@@ -6,7 +6,14 @@ import sys
 
 import typer
 
-from digest.cli.app import app, console, err_console, settings_from, user_errors
+from digest.cli.app import (
+    app,
+    console,
+    err_console,
+    require_signing_key,
+    settings_from,
+    user_errors,
+)
 
 web_app = typer.Typer(help="The web app: sign-up, unsubscribe, archive and staff desk.")
 app.add_typer(web_app, name="web")
@@ -34,6 +41,7 @@ def serve(
     from digest.web.ratelimit import RateLimiter
 
     settings = settings_from(ctx)
+    require_signing_key(settings, "serve")
     store = open_store(settings.store.url)
     if configured_hash(settings) is None:
         err_console.print(
@@ -69,3 +77,23 @@ def hash_password_command(
         err_console.print("error: use a password of at least 10 characters")
         raise typer.Exit(1)
     console.print(hash_password(password), markup=False, highlight=False, soft_wrap=True)
+
+
+@web_app.command("make-key")
+@user_errors
+def make_key_command() -> None:
+    """Print a new random signing key (for the variable signing_key names).
+
+    To rotate: put the new key in DIGEST_SIGNING_KEY and move the old one to the variable
+    signing_keys_old names (e.g. DIGEST_SIGNING_KEYS_OLD), so links already mailed keep
+    working; drop it from there once those links may expire (see docs/security.md).
+    """
+    from digest.signing import key_id, new_key
+
+    key = new_key()
+    console.print(key, markup=False, highlight=False, soft_wrap=True)
+    err_console.print(
+        f"key id {key_id(key)}: set it with  export DIGEST_SIGNING_KEY='<the key above>'",
+        markup=False,
+        highlight=False,
+    )

@@ -52,7 +52,7 @@ def make_link(
     settings: Settings, edition_id: int, newsletter: str, action: Action, reviewer: str
 ) -> str:
     token = make_token(
-        settings.signing_secret(),
+        settings.signing_keys(),
         "approve",
         {"e": edition_id, "a": action, "r": reviewer, "n": newsletter},
     )
@@ -61,14 +61,12 @@ def make_link(
 
 def read_link(settings: Settings, token: str) -> ApprovalLink:
     """Decode an approval token; raise BadToken if forged, for another purpose or expired."""
-    unchecked = read_token(
-        settings.signing_secret(), "approve", token, max_age=timedelta(days=3650)
-    )
+    unchecked = read_token(settings.signing_keys(), "approve", token, max_age=timedelta(days=3650))
     newsletter = str(unchecked.get("n", ""))
     if newsletter not in settings.newsletters or unchecked.get("a") not in ("approve", "hold"):
         raise BadToken("this link is not valid")
     data = read_token(
-        settings.signing_secret(), "approve", token, max_age=link_max_age(settings, newsletter)
+        settings.signing_keys(), "approve", token, max_age=link_max_age(settings, newsletter)
     )
     return ApprovalLink(int(data["e"]), data["a"], str(data["r"]), newsletter)
 

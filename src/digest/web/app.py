@@ -50,7 +50,7 @@ def create_app(
     app.state.store = store
     app.state.clock = clock
     app.state.env = web_environment(settings)
-    app.state.sessions = SessionCodec(settings.signing_secret())
+    app.state.sessions = SessionCodec(settings.signing_keys())
     app.state.signup_limiter = signup_limiter or RateLimiter(per_minute=5, burst=5)
     app.state.login_limiter = login_limiter or RateLimiter(per_minute=10, burst=10)
 
@@ -78,6 +78,15 @@ def _install_handlers(app: FastAPI) -> None:
         if request.method in ("GET", "HEAD"):
             return RedirectResponse("/desk/login", status_code=303)
         return _refused(request, "Please sign in first.")
+
+    @app.exception_handler(desk.RoleRefused)
+    async def role_refused(request: Request, exc: desk.RoleRefused) -> Response:
+        return page(
+            request,
+            "message.html.j2",
+            {"title": "Not allowed", "message": str(exc), "back": "/desk/"},
+            status_code=403,
+        )
 
     @app.exception_handler(desk.CsrfRefused)
     async def csrf_refused(request: Request, exc: desk.CsrfRefused) -> Response:

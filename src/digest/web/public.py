@@ -172,7 +172,7 @@ def _check_inbox(request: Request, email: str) -> HTMLResponse:
 def confirm_page(request: Request, token: str) -> HTMLResponse:
     """Show a button: link scanners that fetch the link must not confirm for someone."""
     try:
-        read_token(settings_of(request).signing_secret(), "confirm", token)
+        read_token(settings_of(request).signing_keys(), "confirm", token)
     except BadToken as exc:
         return _bad_link(request, exc)
     return page(request, "confirm.html.j2", {"token": token})
