@@ -328,6 +328,23 @@ class WebConfig(Strict):
     host: str = "127.0.0.1"
     port: int = 8000
     staff_password_hash: Secret | None = None
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For / -Proto are
+    # believed; nobody's by default, so no client can choose its own address.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"'{entry}' is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)"
+                ) from None
+        return value
 
 
 class Settings(Strict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 import typer
 
@@ -37,6 +38,7 @@ def serve(
 
     from digest.store import open_store
     from digest.web import create_app
+    from digest.web.accesslog import uvicorn_log_config
     from digest.web.auth import configured_hash
     from digest.web.ratelimit import RateLimiter
 
@@ -56,6 +58,9 @@ def serve(
         host=host or settings.web.host,
         port=port if port is not None else settings.web.port,
         log_level="info",
+        log_config=uvicorn_log_config(),
+        # X-Forwarded-* are read by the app, from web.trusted_proxies only (create_app)
+        proxy_headers=False,
     )
 
 
@@ -97,3 +102,94 @@ def make_key_command() -> None:
         markup=False,
         highlight=False,
     )
+
+
+def _new_password(stdin: bool) -> str:
+    """A password from standard input or a hidden prompt, at least 10 characters."""
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        err_console.print("error: use a password of at least 10 characters")
+        raise typer.Exit(1)
+    return password
+
+
+STDIN_HELP = "Read the password from standard input instead of prompting."
+ROLE_HELP = "editor (edit, send tests), publisher (also approve, hold, send) or admin (also users)."
+
+
+@web_app.command("add-user")
+@user_errors
+def add_user_command(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The staff member's email address (their sign-in)."),
+    role: str = typer.Option("editor", "--role", help=ROLE_HELP),
+    stdin: bool = typer.Option(False, "--stdin", help=STDIN_HELP),
+) -> None:
+    """Add a staff account for the desk."""
+    from digest.store import open_store
+    from digest.web.auth import hash_password
+    from digest.web.users import add_user, check_role
+
+    settings = settings_from(ctx)
+    check_role(role)  # before asking for a password
+    store = open_store(settings.store.url)
+    user = add_user(store, email, hash_password(_new_password(stdin)), role, datetime.now(UTC))
+    console.print(f"Added {user.email} as {user.role}.", markup=False)
+
+
+@web_app.command("set-password")
+@user_errors
+def set_password_command(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The staff account's email address."),
+    stdin: bool = typer.Option(False, "--stdin", help=STDIN_HELP),
+    role: str | None = typer.Option(None, "--role", help="Also change the role: " + ROLE_HELP),
+) -> None:
+    """Change a staff password (this ends every session of that person)."""
+    from digest.store import open_store
+    from digest.web.auth import hash_password
+    from digest.web.users import set_password, set_role
+
+    settings = settings_from(ctx)
+    store = open_store(settings.store.url)
+    now = datetime.now(UTC)
+    ended = set_password(store, email, hash_password(_new_password(stdin)), now)
+    if role is not None:
+        set_role(store, email, role, now)
+    console.print(
+        f"Password changed for {email}; {ended} session{'s' if ended != 1 else ''} ended.",
+        markup=False,
+    )
+
+
+@web_app.command("remove-user")
+@user_errors
+def remove_user_command(
+    ctx: typer.Context,
+    email: str = typer.Argument(..., help="The staff account's email address."),
+) -> None:
+    """Remove a staff account; its sessions end at once."""
+    from digest.store import open_store
+    from digest.web.users import remove_user
+
+    settings = settings_from(ctx)
+    remove_user(open_store(settings.store.url), email)
+    console.print(f"Removed {email}.", markup=False)
+
+
+@web_app.command("users")
+@user_errors
+def list_users_command(ctx: typer.Context) -> None:
+    """List staff accounts and their roles."""
+    from digest.store import open_store
+    from digest.web.users import list_users
+
+    settings = settings_from(ctx)
+    users = list_users(open_store(settings.store.url))
+    for user in users:
+        console.print(f"{user.email}\t{user.role}", markup=False)
+    if not users:
+        console.print("No staff accounts (the bootstrap password, if set, signs in as admin).")

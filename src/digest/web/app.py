@@ -6,11 +6,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from digest.config import Settings
 from digest.store import Store
-from digest.web import archive, desk, public
+from digest.web import approval, archive, desk, public
 from digest.web.auth import SessionCodec
 from digest.web.pages import page, web_environment
 from digest.web.ratelimit import RateLimiter
@@ -25,6 +29,9 @@ SECURITY_HEADERS = {
         "script-src 'none'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
     ),
 }
+# Sent on https responses only (RFC 6797 §7.2): a year, this host only (subdomains may be
+# other services of the organisation that are not all on https).
+HSTS = "max-age=31536000"
 
 
 def _utc_now() -> datetime:
@@ -45,6 +52,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # Starlette's own slash redirect builds an absolute URL from the Host header
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.store = store
@@ -57,8 +66,32 @@ def create_app(
     app.include_router(public.router)
     app.include_router(archive.router)
     app.include_router(desk.router)
+    app.include_router(approval.router)
     _install_handlers(app)
+    if settings.web.trusted_proxies:
+        # X-Forwarded-For / -Proto are believed only from these (the client's address
+        # decides rate limits and is kept as consent evidence)
+        app.add_middleware(
+            ProxyHeadersMiddleware,
+            trusted_hosts=list(settings.web.trusted_proxies),
+        )
     return app
+
+
+def slash_redirect(app: FastAPI, request: Request) -> str | None:
+    """The same path with a trailing slash, as a relative URL, if that is a page.
+
+    Relative and with one leading slash, so neither the Host header nor a path like
+    ``//evil.example`` can send the browser to another site.
+    """
+    path = request.url.path
+    if path.endswith("/"):
+        return None
+    scope = {**request.scope, "path": path + "/"}
+    if not any(route.matches(scope)[0] == Match.FULL for route in app.router.routes):
+        return None
+    target = "/" + path.lstrip("/\\") + "/"
+    return target + (f"?{request.url.query}" if request.url.query else "")
 
 
 def _install_handlers(app: FastAPI) -> None:
@@ -69,9 +102,18 @@ def _install_handlers(app: FastAPI) -> None:
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.url.path.startswith("/desk"):
+        if request.url.scheme == "https":
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if request.url.path.startswith(("/desk", "/staff")):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def not_found(request: Request, exc: StarletteHTTPException) -> Response:
+        target = slash_redirect(app, request) if exc.status_code == 404 else None
+        if target is not None:
+            return RedirectResponse(target, status_code=307)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(desk.NotSignedIn)
     async def not_signed_in(request: Request, exc: desk.NotSignedIn) -> Response:

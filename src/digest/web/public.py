@@ -6,6 +6,7 @@ authority, which is what RFC 8058 requires of the one-click endpoint.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,13 +21,16 @@ from digest.subscribers import InvalidAddress
 from digest.subscriptions import (
     PAUSE_CHOICES,
     SubscriptionError,
+    confirm_link_used,
     confirm_subscription,
     consent_version,
     load_preferences,
+    may_offer_preferences,
     newsletter_lists,
     one_click_unsubscribe,
     preferences_token,
     read_subscriber_token,
+    read_subscriber_token_issued,
     request_subscription,
     unsubscribe_all,
     update_preferences,
@@ -173,6 +177,8 @@ def confirm_page(request: Request, token: str) -> HTMLResponse:
     """Show a button: link scanners that fetch the link must not confirm for someone."""
     try:
         read_token(settings_of(request).signing_keys(), "confirm", token)
+        if confirm_link_used(store_of(request), token):
+            raise BadToken("this link was already used")
     except BadToken as exc:
         return _bad_link(request, exc)
     return page(request, "confirm.html.j2", {"token": token})
@@ -202,10 +208,12 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     """GET changes nothing (mail scanners fetch links); it shows a button that POSTs."""
     settings = settings_of(request)
     try:
-        subscriber_id, list_name = read_subscriber_token(settings, "unsubscribe", token)
+        subscriber_id, list_name, issued = read_subscriber_token_issued(
+            settings, "unsubscribe", token
+        )
     except BadToken as exc:
         return _bad_link(request, exc)
-    return _unsubscribe_page(request, token, subscriber_id, list_name, done=False)
+    return _unsubscribe_page(request, token, subscriber_id, list_name, issued, done=False)
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
@@ -220,27 +228,38 @@ async def unsubscribe_post(request: Request, token: str) -> Response:
         )
     settings = settings_of(request)
     try:
-        subscriber_id, list_name = read_subscriber_token(settings, "unsubscribe", token)
+        subscriber_id, list_name, issued = read_subscriber_token_issued(
+            settings, "unsubscribe", token
+        )
         await run_in_threadpool(
             one_click_unsubscribe, settings, store_of(request), token, now_of(request)
         )
     except BadToken as exc:
         return _bad_link(request, exc)
-    return _unsubscribe_page(request, token, subscriber_id, list_name, done=True)
+    return _unsubscribe_page(request, token, subscriber_id, list_name, issued, done=True)
 
 
 def _unsubscribe_page(
-    request: Request, token: str, subscriber_id: int, list_name: str, *, done: bool
+    request: Request,
+    token: str,
+    subscriber_id: int,
+    list_name: str,
+    issued: datetime | None,
+    *,
+    done: bool,
 ) -> HTMLResponse:
     """The unsubscribe page: a button before (GET), the confirmation after (POST)."""
     settings = settings_of(request)
+    offer = may_offer_preferences(issued, now_of(request))
     return page(
         request,
         "unsubscribe.html.j2",
         {
             "token": token,
             "newsletter": newsletter_lists(settings).get(list_name, list_name),
-            "preferences_token": preferences_token(settings, subscriber_id, list_name),
+            "preferences_token": (
+                preferences_token(settings, subscriber_id, list_name) if offer else None
+            ),
             "done": done,
         },
     )
