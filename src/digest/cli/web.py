@@ -190,6 +190,6 @@ def list_users_command(ctx: typer.Context) -> None:
     settings = settings_from(ctx)
     users = list_users(open_store(settings.store.url))
     for user in users:
-        console.print(f"{user.email}\t{user.role}", markup=False)
+        console.print(f"{user.email}  {user.role}", markup=False)
     if not users:
         console.print("No staff accounts (the bootstrap password, if set, signs in as admin).")

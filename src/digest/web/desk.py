@@ -247,6 +247,7 @@ def dashboard(request: Request) -> HTMLResponse:
         "desk/dashboard.html.j2",
         {
             "user": session.user,
+            "staff": current_user(request),
             "csrf_token": session.csrf,
             "data": data,
             "run_error": run_error_summary,
@@ -276,6 +277,7 @@ def preview(request: Request, edition_id: int) -> HTMLResponse:
         "desk/preview.html.j2",
         {
             "user": session.user,
+            "staff": current_user(request),
             "csrf_token": session.csrf,
             "edition": edition,
             "notice": _notice(request),
