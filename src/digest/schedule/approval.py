@@ -203,8 +203,8 @@ def request_approval(
         hold_url = make_link(settings, edition_id, newsletter, "hold", reviewer, nonce)
         intro = (
             f"'{config.title}' is due to go out {when}.\n"
-            f"Approve or hold it: {approve_url}\n"
-            f"(or straight to Hold: {hold_url})\n"
+            f"Approve: {approve_url}\nHold: {hold_url}\n"
+            "(each link opens a page with Approve and Hold buttons; the email decides once)\n"
             f"{if_nobody_decides(settings, store, newsletter, send_at, status)}\n"
         )
         send_notice(

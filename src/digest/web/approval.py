@@ -15,13 +15,11 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from digest.config import Settings
 from digest.delivery.tokens import BadToken
 from digest.schedule import approval
 from digest.schedule.approval import ApprovalError, ApprovalLink
 from digest.store import Store
 from digest.store.tables import EditionRow, RunRow
-from digest.web.dashboard import next_run
 from digest.web.pages import page
 from digest.web.state import now_of, settings_of, store_of
 
@@ -37,13 +35,13 @@ def _bad_link(request: Request, message: str, status_code: int) -> HTMLResponse:
     )
 
 
-def send_time(settings: Settings, store: Store, edition: EditionRow, now: datetime) -> datetime:
-    """The run's scheduled time for this edition, else the schedule's next one."""
+def send_time(store: Store, edition: EditionRow) -> datetime:
+    """The run's scheduled time for this edition, else its period's end (the send time)."""
     with store.session() as session:
         scheduled = session.scalar(
             select(RunRow.scheduled_for).where(RunRow.edition_id == edition.id).limit(1)
         )
-    return scheduled or next_run(settings, edition.newsletter, now) or edition.period_end
+    return scheduled or edition.period_end
 
 
 def _context(request: Request, link: ApprovalLink, token: str) -> dict[str, object] | None:
@@ -53,7 +51,7 @@ def _context(request: Request, link: ApprovalLink, token: str) -> dict[str, obje
         if edition is None or edition.newsletter != link.newsletter:
             return None
         session.expunge(edition)
-    when = send_time(settings, store, edition, now_of(request))
+    when = send_time(store, edition)
     return {
         "token": token,
         "link": link,
