@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -251,12 +251,16 @@ def read_subscriber_token_issued(
         raise BadToken("this link is not valid") from None
 
 
-def may_offer_preferences(issued: datetime | None, now: datetime) -> bool:
-    """An unsubscribe link offers a preferences link only while a preferences link it
-    came with would still work: an old email must not mint fresh preferences links."""
-    if issued is None:
-        return now <= LEGACY_PREFERENCES_UNTIL
-    return now - issued <= PREFERENCES_MAX_AGE
+def may_offer_preferences(settings: Settings, unsubscribe_token: str) -> bool:
+    """An unsubscribe link offers a preferences link only while a preferences link mailed
+    with it would still work: an old email must not mint fresh preferences links."""
+    try:
+        _, issued = read_token_issued(
+            settings.signing_keys(), "unsubscribe", unsubscribe_token, PREFERENCES_MAX_AGE
+        )
+    except BadToken:
+        return False
+    return issued is not None or datetime.now(UTC) <= LEGACY_PREFERENCES_UNTIL
 
 
 def one_click_unsubscribe(

@@ -6,7 +6,6 @@ authority, which is what RFC 8058 requires of the one-click endpoint.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -30,7 +29,6 @@ from digest.subscriptions import (
     one_click_unsubscribe,
     preferences_token,
     read_subscriber_token,
-    read_subscriber_token_issued,
     request_subscription,
     unsubscribe_all,
     update_preferences,
@@ -208,12 +206,10 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     """GET changes nothing (mail scanners fetch links); it shows a button that POSTs."""
     settings = settings_of(request)
     try:
-        subscriber_id, list_name, issued = read_subscriber_token_issued(
-            settings, "unsubscribe", token
-        )
+        subscriber_id, list_name = read_subscriber_token(settings, "unsubscribe", token)
     except BadToken as exc:
         return _bad_link(request, exc)
-    return _unsubscribe_page(request, token, subscriber_id, list_name, issued, done=False)
+    return _unsubscribe_page(request, token, subscriber_id, list_name, done=False)
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
@@ -228,15 +224,13 @@ async def unsubscribe_post(request: Request, token: str) -> Response:
         )
     settings = settings_of(request)
     try:
-        subscriber_id, list_name, issued = read_subscriber_token_issued(
-            settings, "unsubscribe", token
-        )
+        subscriber_id, list_name = read_subscriber_token(settings, "unsubscribe", token)
         await run_in_threadpool(
             one_click_unsubscribe, settings, store_of(request), token, now_of(request)
         )
     except BadToken as exc:
         return _bad_link(request, exc)
-    return _unsubscribe_page(request, token, subscriber_id, list_name, issued, done=True)
+    return _unsubscribe_page(request, token, subscriber_id, list_name, done=True)
 
 
 def _unsubscribe_page(
@@ -244,13 +238,12 @@ def _unsubscribe_page(
     token: str,
     subscriber_id: int,
     list_name: str,
-    issued: datetime | None,
     *,
     done: bool,
 ) -> HTMLResponse:
     """The unsubscribe page: a button before (GET), the confirmation after (POST)."""
     settings = settings_of(request)
-    offer = may_offer_preferences(issued, now_of(request))
+    offer = may_offer_preferences(settings, token)
     return page(
         request,
         "unsubscribe.html.j2",
