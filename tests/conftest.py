@@ -32,6 +32,7 @@ def minimal_config(tmp_path: Path) -> dict[str, Any]:
             "site_url": "https://digest.example.org",
             "sender": {"name": "Test Federation", "email": "news@example.org"},
         },
+        "signing_key": "${DIGEST_TEST_SIGNING_KEY}",
         "store": {"url": f"sqlite:///{tmp_path / 'digest.db'}"},
         "output_dir": str(tmp_path / "out"),
         "sources": {
@@ -54,6 +55,14 @@ def minimal_config(tmp_path: Path) -> dict[str, Any]:
         },
         "channels": {"email": {"type": "maildir", "path": str(tmp_path / "out" / "outbox")}},
     }
+
+
+@pytest.fixture(autouse=True)
+def signing_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A real (test-only) signing key: serve, send, post... refuse the demo key."""
+    key = "test-signing-key-0123456789abcdef"
+    monkeypatch.setenv("DIGEST_TEST_SIGNING_KEY", key)
+    return key
 
 
 @pytest.fixture

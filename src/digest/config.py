@@ -32,6 +32,7 @@ from digest.config_errors import (
     reference_problems,
 )
 from digest.errors import ConfigError
+from digest.signing import SigningKeys, parse_old_keys
 from digest.timing import parse_duration, parse_schedule, skipped_local_times
 
 
@@ -325,6 +326,23 @@ class WebConfig(Strict):
     host: str = "127.0.0.1"
     port: int = 8000
     staff_password_hash: SecretRef | None = None
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For / -Proto are
+    # believed; nobody's by default, so no client can choose its own address.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"'{entry}' is not an IP address or network (e.g. 127.0.0.1 or 10.0.0.0/8)"
+                ) from None
+        return value
 
 
 class Settings(Strict):
@@ -332,6 +350,8 @@ class Settings(Strict):
 
     organization: Organization
     signing_key: SecretRef | None = None
+    # keys that signed links already mailed: still honoured, never used to sign
+    signing_keys_old: SecretRef | None = None
     store: StoreConfig = StoreConfig()
     output_dir: Path = Path("out")
     templates_dir: Path | None = None
@@ -374,14 +394,24 @@ class Settings(Strict):
         return self.newsletters[newsletter].audience or newsletter
 
     def signing_secret(self) -> str:
-        """The key that signs unsubscribe and confirm tokens.
+        """The current signing key's text (for HMACs that carry no key id, e.g. VERP)."""
+        return self.signing_keys().current
 
-        Without one configured, a key derived from the organisation is used so the
-        embedded demo works; deployments must set ``signing_key``.
+    def signing_keys(self) -> SigningKeys:
+        """The key that signs tokens and cookies, and older keys still honoured.
+
+        Without one configured, the public demo key (see digest.signing): commands that
+        face real people refuse to run with it.
         """
-        if self.signing_key is not None and self.signing_key.is_set():
-            return self.signing_key.resolve()
-        return "digest-insecure-demo-key:" + self.organization.site_url
+        if self.signing_key is None or not self.signing_key.is_set():
+            return SigningKeys.demo(self.organization.site_url)
+        old = self.signing_keys_old
+        older = parse_old_keys(old.resolve()) if old is not None and old.is_set() else ()
+        return SigningKeys(self.signing_key.resolve(), old=older)
+
+    @property
+    def signing_key_variable(self) -> str | None:
+        return self.signing_key.var if self.signing_key is not None else None
 
 
 def config_warnings(settings: Settings, now: datetime) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -20,12 +20,20 @@ from sqlalchemy.orm import Session
 from digest import urls
 from digest.config import Settings
 from digest.delivery.system import send_system_message, system_message
-from digest.delivery.tokens import BadToken, make_token, read_token, subscriber_token
+from digest.delivery.tokens import (
+    LEGACY_PREFERENCES_UNTIL,
+    PREFERENCES_MAX_AGE,
+    BadToken,
+    make_token,
+    read_token,
+    read_token_issued,
+    subscriber_token,
+)
 from digest.errors import DigestError
 from digest.render import Renderer
 from digest.render.templates import render
 from digest.store import Store
-from digest.store.tables import ConsentRow, SubscriberRow, SubscriptionRow
+from digest.store.tables import ConsentRow, SpentTokenRow, SubscriberRow, SubscriptionRow
 from digest.subscribers import (
     add_subscriber,
     is_suppressed,
@@ -141,7 +149,7 @@ def request_subscription(
     if recently_asked:
         return SubscriptionRequest(address, wanted, None, sent=False)
     token = make_token(
-        settings.signing_secret(),
+        settings.signing_keys(),
         "confirm",
         {"s": subscriber_id, "l": list(wanted), "c": consent_ids},
     )
@@ -163,9 +171,11 @@ def confirm_subscription(
 ) -> Confirmation:
     """Confirm the lists named in a confirm token; BadToken when forged or older than 72 h.
 
-    Confirming twice is harmless. A suppressed address stays unsubscribed.
+    A confirm link works once: a second click while still subscribed is harmless, but a
+    replay after the person unsubscribed is refused (BadToken "already used"), so an old
+    link cannot sign them up again. A suppressed address stays unsubscribed.
     """
-    payload = read_token(settings.signing_secret(), "confirm", token)
+    payload = read_token(settings.signing_keys(), "confirm", token)
     subscriber_id, lists, consent_ids = _confirm_payload(payload)
     with store.session() as session:
         subscriber = session.get(SubscriberRow, subscriber_id)
@@ -173,6 +183,10 @@ def confirm_subscription(
             raise BadToken("this link is not valid")
         if is_suppressed(session, subscriber.email):
             return Confirmation(subscriber_id, subscriber.email, ())
+        if _spend_confirm(session, token, subscriber.email, now):
+            if all(_is_confirmed(session, subscriber_id, name) for name in lists):
+                return Confirmation(subscriber_id, subscriber.email, lists)
+            raise BadToken("this link was already used")
         for list_name in lists:
             subscribe(session, subscriber_id, list_name, now, status="confirmed")
         for consent in session.scalars(select(ConsentRow).where(ConsentRow.id.in_(consent_ids))):
@@ -182,6 +196,29 @@ def confirm_subscription(
             subscriber.status = "active"
         subscriber.updated_at = now
         return Confirmation(subscriber_id, subscriber.email, lists)
+
+
+def confirm_spent_key(token: str) -> str:
+    return hashlib.sha256(f"confirm:{token}".encode()).hexdigest()
+
+
+def _spend_confirm(session: Session, token: str, email: str, now: datetime) -> bool:
+    """Mark the link used; True if it already was."""
+    key = confirm_spent_key(token)
+    if session.get(SpentTokenRow, key) is not None:
+        return True
+    session.add(SpentTokenRow(token_hash=key, purpose="confirm", spent_at=now, spent_by=email))
+    return False
+
+
+def confirm_link_used(store: Store, token: str) -> bool:
+    with store.session() as session:
+        return session.get(SpentTokenRow, confirm_spent_key(token)) is not None
+
+
+def _is_confirmed(session: Session, subscriber_id: int, list_name: str) -> bool:
+    row = session.get(SubscriptionRow, (subscriber_id, list_name))
+    return row is not None and row.status == "confirmed"
 
 
 def _confirm_payload(payload: dict[str, Any]) -> tuple[int, tuple[str, ...], list[int]]:
@@ -195,14 +232,38 @@ def _confirm_payload(payload: dict[str, Any]) -> tuple[int, tuple[str, ...], lis
 
 
 def read_subscriber_token(settings: Settings, purpose: str, token: str) -> tuple[int, str]:
-    """(subscriber id, list name) from an unsubscribe or preferences token, or BadToken."""
+    """(subscriber id, list name) from an unsubscribe or preferences token, or BadToken.
+
+    Preferences links expire (digest.delivery.tokens.PREFERENCES_MAX_AGE); unsubscribe
+    links never do.
+    """
+    subscriber_id, list_name, _ = read_subscriber_token_issued(settings, purpose, token)
+    return subscriber_id, list_name
+
+
+def read_subscriber_token_issued(
+    settings: Settings, purpose: str, token: str
+) -> tuple[int, str, datetime | None]:
+    """Like read_subscriber_token, plus when the token was signed (None: before timestamps)."""
     if purpose not in ("unsubscribe", "preferences"):
         raise ValueError(purpose)
-    payload = read_token(settings.signing_secret(), purpose, token)  # type: ignore[arg-type]
+    payload, issued = read_token_issued(settings.signing_keys(), purpose, token)  # type: ignore[arg-type]
     try:
-        return int(payload["s"]), str(payload["l"])
+        return int(payload["s"]), str(payload["l"]), issued
     except (KeyError, TypeError, ValueError):
         raise BadToken("this link is not valid") from None
+
+
+def may_offer_preferences(settings: Settings, unsubscribe_token: str) -> bool:
+    """An unsubscribe link offers a preferences link only while a preferences link mailed
+    with it would still work: an old email must not mint fresh preferences links."""
+    try:
+        _, issued = read_token_issued(
+            settings.signing_keys(), "unsubscribe", unsubscribe_token, PREFERENCES_MAX_AGE
+        )
+    except BadToken:
+        return False
+    return issued is not None or datetime.now(UTC) <= LEGACY_PREFERENCES_UNTIL
 
 
 def one_click_unsubscribe(
@@ -322,7 +383,7 @@ def unsubscribe_all(store: Store, subscriber_id: int, now: datetime) -> int:
 
 
 def preferences_token(settings: Settings, subscriber_id: int, list_name: str) -> str:
-    return subscriber_token(settings.signing_secret(), "preferences", subscriber_id, list_name)
+    return subscriber_token(settings.signing_keys(), "preferences", subscriber_id, list_name)
 
 
 # --- mail -------------------------------------------------------------------------------

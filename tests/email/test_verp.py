@@ -106,7 +106,7 @@ def test_bounces_are_attributed_by_the_verp_token_not_the_final_recipient(
     sink: Sink,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TEST_SIGNING_KEY", "verp-test-key")
+    monkeypatch.setenv("TEST_SIGNING_KEY", "verp-test-key-0123456789")
     raw_config["signing_key"] = "${TEST_SIGNING_KEY}"
     raw_config["channels"]["smtp"] = {
         "type": "smtp",

@@ -81,3 +81,10 @@ def user_errors(func: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def require_signing_key(settings: Settings, command: str) -> None:
+    """Commands that face real people refuse the public demo key (digest.signing)."""
+    from digest.signing import require_real_key
+
+    require_real_key(settings.signing_keys(), command, settings.signing_key_variable)

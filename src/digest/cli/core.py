@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from digest.cli.app import app, console, settings_from, user_errors
+from digest.cli.app import app, console, require_signing_key, settings_from, user_errors
 from digest.errors import DigestError
 from digest.models import RunReport
 from digest.timing import Period
@@ -81,10 +81,13 @@ def print_report(report: RunReport) -> None:
 def check_config(ctx: typer.Context) -> None:
     """Validate config.yaml and report every problem with its path."""
     from digest.config import config_warnings
+    from digest.signing import key_problems
 
     settings = settings_from(ctx)
     for warning in config_warnings(settings, datetime.now(UTC)):
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for problem in key_problems(settings.signing_keys(), settings.signing_key_variable):
+        console.print(f"[yellow]warning:[/] {problem}", highlight=False)
     console.print(
         f"{ctx.obj['config_path']}: valid — {len(settings.sources)} sources, "
         f"{len(settings.formats)} formats, {len(settings.newsletters)} newsletters, "
@@ -215,12 +218,13 @@ def preview(
 
 
 def warn_if_demo_key(settings: Settings) -> None:
-    key = settings.signing_key
-    if key is None or not key.is_set():
-        name = key.var if key is not None else "signing_key"
+    if settings.signing_keys().is_demo:
+        name = settings.signing_key_variable or "signing_key"
         console.print(
-            f"[yellow]warning:[/] {name} is not set: links are signed with a demo key. "
-            "Set it before sending to real subscribers.",
+            f"[bold yellow]warning: {name} is not set: this demo signs its links with the "
+            "PUBLIC demo key, which anyone can use to forge them.[/] Only the demo runs "
+            "with it; serve, send, schedule, post, run and bounces refuse to. Make a real "
+            "key with: digest web make-key",
             highlight=False,
         )
 
@@ -397,6 +401,7 @@ def run(
     names = list(settings.newsletters) if all_ else [newsletter or ""]
     for name in names:
         check_newsletter(settings, name)
+    require_signing_key(settings, "run")
     store = open_store(settings.store.url)
     reports = run_all(settings, names, parse_at(at), store, not no_collect, late=late)
     for report in reports:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from digest.cli.app import app, console, settings_from, user_errors
+from digest.cli.app import app, console, require_signing_key, settings_from, user_errors
 from digest.errors import DigestError
 from digest.models import RunReport
 
@@ -53,6 +53,7 @@ def send(
     from digest.store import open_store
 
     settings = settings_from(ctx)
+    require_signing_key(settings, "send")
     if newsletter not in settings.newsletters:
         raise DigestError(
             f"unknown newsletter '{newsletter}' (known: {list(settings.newsletters)})"
@@ -105,6 +106,7 @@ def bounces(
     if (maildir is None) == (imap_host is None):
         raise DigestError("give exactly one of --maildir PATH or --imap HOST")
     settings = settings_from(ctx)
+    require_signing_key(settings, "bounces")
     store = open_store(settings.store.url)
     now = datetime.now(UTC)
     with store.session() as session:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from digest.cli.app import app, console, settings_from, user_errors
+from digest.cli.app import app, console, require_signing_key, settings_from, user_errors
 from digest.errors import DigestError
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def schedule(
     from digest.store import open_store
 
     settings = settings_from(ctx)
+    require_signing_key(settings, "schedule")
     configure_logging(settings, _level(log_level))
     store = open_store(settings.store.url)
     daemon = Daemon(settings, store, config_path=ctx.obj["config_path"], stop_timeout=stop_timeout)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from digest.cli.app import app, console, settings_from, user_errors
+from digest.cli.app import app, console, require_signing_key, settings_from, user_errors
 from digest.errors import DigestError
 from digest.models import Edition, Post, RunReport
 
@@ -39,6 +39,8 @@ def post(
     from digest.store import open_store
 
     settings = settings_from(ctx)
+    if not dry_run:
+        require_signing_key(settings, "post")
     if newsletter not in settings.newsletters:
         known = ", ".join(sorted(settings.newsletters)) or "none"
         raise DigestError(f"unknown newsletter '{newsletter}' (configured: {known})")

@@ -119,7 +119,7 @@ class MessageTemplate:
             raise DigestError(f"edition {edition.id}: the text part is empty")
         self.settings = settings
         self.edition = edition
-        secret = settings.signing_secret()
+        secret = settings.signing_keys()
         self._unsubscribe_token = SubscriberTokens(secret, "unsubscribe")
         self._preferences_token = SubscriberTokens(secret, "preferences")
         org = settings.organization

@@ -243,3 +243,38 @@ class RotationRow(Base):
     newsletter: Mapped[str] = mapped_column(String(200))
     period_key: Mapped[str] = mapped_column(String(40))
     used_at: Mapped[datetime]
+
+
+class StaffUserRow(Base):
+    """A staff account of the desk: editor, publisher or admin (digest.web.users)."""
+
+    __tablename__ = "staff_users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalized
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(20))  # editor | publisher | admin
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class StaffSessionRow(Base):
+    """A signed-in desk session, kept server-side so signing out really ends it."""
+
+    __tablename__ = "staff_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the id
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    # a fingerprint of the password hash it was opened with: a new password ends it
+    password_stamp: Mapped[str] = mapped_column(String(64))
+    csrf: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class SpentTokenRow(Base):
+    """Single-use links already used (confirm, approve): a replay is refused."""
+
+    __tablename__ = "spent_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the nonce
+    purpose: Mapped[str] = mapped_column(String(20))
+    spent_at: Mapped[datetime]
+    spent_by: Mapped[str | None] = mapped_column(String(320))

@@ -6,12 +6,16 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from digest.config import Settings
 from digest.render import Renderer
 from digest.store import Store
-from digest.web import archive, desk, public
+from digest.web import approval, archive, desk, public
 from digest.web.auth import SessionCodec
 from digest.web.pages import page
 from digest.web.ratelimit import RateLimiter
@@ -26,6 +30,9 @@ SECURITY_HEADERS = {
         "script-src 'none'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
     ),
 }
+# Sent on https responses only (RFC 6797 §7.2): a year, this host only (subdomains may be
+# other services of the organisation that are not all on https).
+HSTS = "max-age=31536000"
 
 
 def _utc_now() -> datetime:
@@ -46,21 +53,47 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # Starlette's own slash redirect builds an absolute URL from the Host header
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.store = store
     app.state.clock = clock
     app.state.renderer = Renderer(settings)
     app.state.env = app.state.renderer.env
-    app.state.sessions = SessionCodec(settings.signing_secret())
+    app.state.sessions = SessionCodec(settings.signing_keys())
     app.state.signup_limiter = signup_limiter or RateLimiter(per_minute=5, burst=5)
     app.state.login_limiter = login_limiter or RateLimiter(per_minute=10, burst=10)
 
     app.include_router(public.router)
     app.include_router(archive.router)
     app.include_router(desk.router)
+    app.include_router(approval.router)
     _install_handlers(app)
+    if settings.web.trusted_proxies:
+        # X-Forwarded-For / -Proto are believed only from these (the client's address
+        # decides rate limits and is kept as consent evidence)
+        app.add_middleware(
+            ProxyHeadersMiddleware,
+            trusted_hosts=list(settings.web.trusted_proxies),
+        )
     return app
+
+
+def slash_redirect(app: FastAPI, request: Request) -> str | None:
+    """The same path with a trailing slash, as a relative URL, if that is a page.
+
+    Relative and with one leading slash, so neither the Host header nor a path like
+    ``//evil.example`` can send the browser to another site.
+    """
+    path = request.url.path
+    if path.endswith("/"):
+        return None
+    scope = {**request.scope, "path": path + "/"}
+    if not any(route.matches(scope)[0] == Match.FULL for route in app.router.routes):
+        return None
+    target = "/" + path.lstrip("/\\") + "/"
+    return target + (f"?{request.url.query}" if request.url.query else "")
 
 
 def _install_handlers(app: FastAPI) -> None:
@@ -71,15 +104,33 @@ def _install_handlers(app: FastAPI) -> None:
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.url.path.startswith("/desk"):
+        if request.url.scheme == "https":
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if request.url.path.startswith(("/desk", "/staff")):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def not_found(request: Request, exc: StarletteHTTPException) -> Response:
+        target = slash_redirect(app, request) if exc.status_code == 404 else None
+        if target is not None:
+            return RedirectResponse(target, status_code=307)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(desk.NotSignedIn)
     async def not_signed_in(request: Request, exc: desk.NotSignedIn) -> Response:
         if request.method in ("GET", "HEAD"):
             return RedirectResponse("/desk/login", status_code=303)
         return _refused(request, "Please sign in first.")
+
+    @app.exception_handler(desk.RoleRefused)
+    async def role_refused(request: Request, exc: desk.RoleRefused) -> Response:
+        return page(
+            request,
+            "message.html.j2",
+            {"title": "Not allowed", "message": str(exc), "back": "/desk/"},
+            status_code=403,
+        )
 
     @app.exception_handler(desk.CsrfRefused)
     async def csrf_refused(request: Request, exc: desk.CsrfRefused) -> Response:

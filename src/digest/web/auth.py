@@ -7,8 +7,9 @@ Password hashes use scrypt (hashlib, RFC 7914) in one self-describing, shell-saf
 `digest web hash-password` prints one; put it in the environment variable that
 ``web.staff_password_hash`` names (e.g. ``${DIGEST_STAFF_PASSWORD_HASH}``).
 
-The session is a signed, timestamped cookie holding the staff member's address and a
-CSRF token for their forms; nothing is kept server-side, so logging out clears the cookie.
+The session cookie is signed and timestamped; it holds a CSRF token for the forms and
+the id of a server-side session (digest.web.users), so signing out or a new password
+ends the session on the server, not only in the browser.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from digest.config import Settings
+from digest.signing import SigningKeys, as_keys, split_key_id
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 SESSION_COOKIE = "digest_staff"
@@ -83,8 +85,12 @@ def configured_hash(settings: Settings) -> str | None:
 
 @dataclass(frozen=True)
 class StaffSession:
+    """The desk cookie's meaning: a CSRF token, and who is signed in (server-side)."""
+
     csrf: str
     user: str | None = None  # the signed-in staff member's email address
+    session_id: str | None = None  # names the server-side row (digest.web.users)
+    role: str | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -96,25 +102,47 @@ def new_session(user: str | None = None) -> StaffSession:
 
 
 class SessionCodec:
-    """Signs and reads the session cookie (salted apart from the email tokens)."""
+    """Signs and reads the session cookie (salted apart from the email tokens).
 
-    def __init__(self, secret: str) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt="digest.staff-session")
+    The cookie names the key that signed it (``<key id>.<signed data>``), so a rotated
+    key keeps old cookies readable while it is listed in ``signing_keys_old``. It holds
+    the CSRF token and the server-side session's id; who that is lives in the store.
+    """
+
+    SALT = "digest.staff-session"
+
+    def __init__(self, keys: str | SigningKeys) -> None:
+        self._keys = as_keys(keys)
+
+    def _serializer(self, secret: str) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(secret, salt=self.SALT)
 
     def dumps(self, session: StaffSession) -> str:
-        return str(self._serializer.dumps({"c": session.csrf, "u": session.user}))
+        signed = self._serializer(self._keys.current).dumps(
+            {"c": session.csrf, "s": session.session_id}
+        )
+        return f"{self._keys.current_id}.{signed}"
 
     def loads(self, cookie: str | None) -> StaffSession | None:
+        """The cookie's CSRF token and session id; who is signed in is not decided here."""
         if not cookie:
             return None
+        kid, signed = split_key_id(cookie)
+        secret = self._keys.for_id(kid) if kid is not None else None
+        if secret is None:
+            return None
         try:
-            data: Any = self._serializer.loads(cookie, max_age=int(SESSION_MAX_AGE.total_seconds()))
+            data: Any = self._serializer(secret).loads(
+                signed, max_age=int(SESSION_MAX_AGE.total_seconds())
+            )
         except BadSignature:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        user = data.get("u")
-        return StaffSession(csrf=data["c"], user=user if isinstance(user, str) else None)
+        session_id = data.get("s")
+        return StaffSession(
+            csrf=data["c"], session_id=session_id if isinstance(session_id, str) else None
+        )
 
 
 def csrf_matches(session: StaffSession | None, submitted: str | None) -> bool:

@@ -1,6 +1,8 @@
 """The staff desk: sign in, dashboard, draft previews, approve / hold / test, sign out.
 
-Every page needs a signed-in session; every POST needs the session's CSRF token.
+Every page needs a signed-in session; every POST needs the session's CSRF token; each
+action needs a role that may do it (digest.web.users). Routes learn who is signed in
+from :func:`current_user` — the actor to record any change under.
 """
 
 from __future__ import annotations
@@ -23,20 +25,30 @@ from digest.web.auth import (
     PasswordHashError,
     SessionCodec,
     StaffSession,
-    configured_hash,
     csrf_matches,
     new_session,
-    verify_password,
 )
 from digest.web.dashboard import load_dashboard, run_error_summary
 from digest.web.pages import page
 from digest.web.state import now_of, settings_of, store_of
+from digest.web.users import (
+    PERMISSIONS,
+    Permission,
+    StaffUser,
+    check_password,
+    credentials_for,
+    end_session,
+    load_session,
+    open_session,
+    sign_in_enabled,
+)
 
 router = APIRouter(prefix="/desk")
 NO_PASSWORD = (
-    "Staff sign-in is switched off: no password hash is configured. Set web.staff_password_hash "
-    "in config.yaml to an environment variable reference and put the output of "
-    "'digest web hash-password' in that variable."
+    "Staff sign-in is switched off: there are no staff accounts and no bootstrap password. "
+    "Add an account with 'digest web add-user EMAIL --role admin', or set "
+    "web.staff_password_hash in config.yaml to an environment variable reference and put "
+    "the output of 'digest web hash-password' in that variable."
 )
 
 
@@ -48,13 +60,55 @@ class CsrfRefused(Exception):
     """A staff POST without the session's CSRF token; answered with a 403."""
 
 
+class RoleRefused(Exception):
+    """The signed-in staff member's role may not do this; answered with a 403."""
+
+    def __init__(self, user: StaffUser, permission: Permission) -> None:
+        self.user, self.permission = user, permission
+        needed = PERMISSIONS[permission]
+        super().__init__(
+            f"You are signed in as {user.email} ({user.role}); to {permission} an edition "
+            f"you need the {needed} role. Ask an admin."
+        )
+
+
 def _codec(request: Request) -> SessionCodec:
     codec: SessionCodec = request.app.state.sessions
     return codec
 
 
 def current_session(request: Request) -> StaffSession | None:
-    return _codec(request).loads(request.cookies.get(SESSION_COOKIE))
+    """The cookie's session; signed in only if its server-side session is still live."""
+    cookie = _codec(request).loads(request.cookies.get(SESSION_COOKIE))
+    if cookie is None or cookie.session_id is None:
+        return cookie
+    cached = getattr(request.state, "staff_session", None)
+    if isinstance(cached, StaffSession):
+        return cached
+    live = load_session(settings_of(request), store_of(request), cookie.session_id, now_of(request))
+    if live is None:
+        return None  # signed out, expired or the password changed: a fresh anonymous session
+    user, csrf = live
+    session = StaffSession(csrf=csrf, user=user.email, session_id=cookie.session_id, role=user.role)
+    request.state.staff_session = session
+    request.state.staff_user = user
+    return session
+
+
+def current_user(request: Request) -> StaffUser:
+    """Who is signed in (``.email``, ``.role``, ``.can(permission)``); NotSignedIn if nobody."""
+    session = signed_in(request)
+    user: StaffUser = request.state.staff_user
+    assert user.email == session.user
+    return user
+
+
+def require(request: Request, permission: Permission) -> StaffUser:
+    """The signed-in staff member, if their role may do ``permission``; else RoleRefused."""
+    user = current_user(request)
+    if not user.can(permission):
+        raise RoleRefused(user, permission)
+    return user
 
 
 def signed_in(request: Request) -> StaffSession:
@@ -64,12 +118,15 @@ def signed_in(request: Request) -> StaffSession:
     return session
 
 
-async def checked_post(request: Request) -> StaffSession:
-    """A signed-in session whose CSRF token the submitted form carries."""
+async def checked_post(request: Request, permission: Permission | None = None) -> StaffSession:
+    """A signed-in session whose CSRF token the submitted form carries (and, if given,
+    whose role may do ``permission``)."""
     session = signed_in(request)
     form = await request.form()
     if not csrf_matches(session, str(form.get("csrf_token", ""))):
         raise CsrfRefused()
+    if permission is not None:
+        require(request, permission)
     return session
 
 
@@ -107,7 +164,7 @@ def _back_to_dashboard(notice: str) -> RedirectResponse:
 def _login_page(
     request: Request, session: StaffSession, *, error: str | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    enabled = configured_hash(settings_of(request)) is not None
+    enabled = sign_in_enabled(settings_of(request), store_of(request))
     response = page(
         request,
         "desk/login.html.j2",
@@ -134,8 +191,8 @@ def login_form(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     session = current_session(request) or new_session()
     form = await request.form()
-    encoded = configured_hash(settings_of(request))
-    if encoded is None:
+    settings, store = settings_of(request), store_of(request)
+    if not sign_in_enabled(settings, store):
         return _login_page(request, session, status_code=403)
     if not csrf_matches(current_session(request), str(form.get("csrf_token", ""))):
         return _login_page(
@@ -147,23 +204,32 @@ async def login_submit(request: Request) -> Response:
         )
     try:
         email = normalize_email(str(form.get("email", "")))
-        password_ok = await run_in_threadpool(
-            verify_password, str(form.get("password", "")), encoded
+        credentials = credentials_for(settings, store, email)
+        password_ok = credentials is not None and await run_in_threadpool(
+            check_password, credentials, str(form.get("password", ""))
         )
     except InvalidAddress:
         return _login_page(request, session, error="Enter your email address.", status_code=400)
     except PasswordHashError as exc:
         return _login_page(request, session, error=str(exc), status_code=500)
-    if not password_ok:
+    if not password_ok or credentials is None:
         return _login_page(request, session, error="That password is not right.", status_code=403)
+    if session.session_id is not None:  # signing in again replaces the old session
+        end_session(store, session.session_id)
+    session_id, csrf = open_session(store, credentials, now_of(request))
     response = RedirectResponse("/desk/", status_code=303)
-    set_session_cookie(request, response, new_session(email))  # fresh CSRF token on sign-in
+    # a fresh session id and CSRF token on sign-in (no session fixation)
+    set_session_cookie(
+        request, response, StaffSession(csrf=csrf, user=email, session_id=session_id)
+    )
     return response
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    await checked_post(request)
+    session = await checked_post(request)
+    if session.session_id is not None:
+        end_session(store_of(request), session.session_id)  # over on the server, not only here
     response = RedirectResponse("/desk/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/desk")
     return response
@@ -181,6 +247,7 @@ def dashboard(request: Request) -> HTMLResponse:
         "desk/dashboard.html.j2",
         {
             "user": session.user,
+            "staff": current_user(request),
             "csrf_token": session.csrf,
             "data": data,
             "run_error": run_error_summary,
@@ -210,6 +277,7 @@ def preview(request: Request, edition_id: int) -> HTMLResponse:
         "desk/preview.html.j2",
         {
             "user": session.user,
+            "staff": current_user(request),
             "csrf_token": session.csrf,
             "edition": edition,
             "notice": _notice(request),
@@ -251,13 +319,13 @@ def preview_frame(request: Request, edition_id: int) -> HTMLResponse:
 
 @router.post("/editions/{edition_id}/approve")
 async def approve(request: Request, edition_id: int) -> Response:
-    session = await checked_post(request)
+    session = await checked_post(request, "approve")
     return await _act(request, approve_edition, edition_id, session, "approved")
 
 
 @router.post("/editions/{edition_id}/hold")
 async def hold(request: Request, edition_id: int) -> Response:
-    session = await checked_post(request)
+    session = await checked_post(request, "hold")
     return await _act(request, hold_edition, edition_id, session, "held")
 
 
@@ -287,7 +355,7 @@ async def _act(
 @router.post("/editions/{edition_id}/test")
 async def send_test_copy(request: Request, edition_id: int) -> Response:
     """One [TEST] copy of the edition to the signed-in staff member's own address."""
-    session = await checked_post(request)
+    session = await checked_post(request, "test")
     assert session.user is not None
     try:
         outcome = await run_in_threadpool(

@@ -20,9 +20,11 @@ from digest.subscribers import InvalidAddress
 from digest.subscriptions import (
     PAUSE_CHOICES,
     SubscriptionError,
+    confirm_link_used,
     confirm_subscription,
     consent_version,
     load_preferences,
+    may_offer_preferences,
     newsletter_lists,
     one_click_unsubscribe,
     preferences_token,
@@ -173,7 +175,9 @@ def _check_inbox(request: Request, email: str) -> HTMLResponse:
 def confirm_page(request: Request, token: str) -> HTMLResponse:
     """Show a button: link scanners that fetch the link must not confirm for someone."""
     try:
-        read_token(settings_of(request).signing_secret(), "confirm", token)
+        read_token(settings_of(request).signing_keys(), "confirm", token)
+        if confirm_link_used(store_of(request), token):
+            raise BadToken("this link was already used")
     except BadToken as exc:
         return _bad_link(request, exc)
     return page(request, "confirm.html.j2", {"token": token})
@@ -231,17 +235,25 @@ async def unsubscribe_post(request: Request, token: str) -> Response:
 
 
 def _unsubscribe_page(
-    request: Request, token: str, subscriber_id: int, list_name: str, *, done: bool
+    request: Request,
+    token: str,
+    subscriber_id: int,
+    list_name: str,
+    *,
+    done: bool,
 ) -> HTMLResponse:
     """The unsubscribe page: a button before (GET), the confirmation after (POST)."""
     settings = settings_of(request)
+    offer = may_offer_preferences(settings, token)
     return page(
         request,
         "unsubscribe.html.j2",
         {
             "token": token,
             "newsletter": newsletter_lists(settings).get(list_name, list_name),
-            "preferences_token": preferences_token(settings, subscriber_id, list_name),
+            "preferences_token": (
+                preferences_token(settings, subscriber_id, list_name) if offer else None
+            ),
             "done": done,
         },
     )
