@@ -189,9 +189,9 @@ def run_newsletter(
             return report
         report.sections = len(edition.sections)
         report.outputs["edition"] = f"{newsletter_id} #{edition.id} ({period.key})"
-        site_stage(settings, store, newsletter_id, report, renderer)
-        if deliver:
+        if deliver:  # approves (freezes) it first when no approval is configured
             deliver_stage(settings, store, edition, report, now)
+        site_stage(settings, store, newsletter_id, report, renderer)
         if post:
             post_stage(settings, store, edition, report, renderer=renderer)
         return report

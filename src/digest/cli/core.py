@@ -141,6 +141,10 @@ def collect(
     # The parsing workers fork before the spinner starts its thread (fork needs one thread).
     with parse_pool_for(settings, only) as pool, console.status("Collecting sources…"):
         collect_sources(settings, store, report, now=parse_at(at), only=only, cpu_pool=pool)
+    from digest.pipeline import refresh_drafts
+
+    with console.status("Recomposing drafts…"):
+        refresh_drafts(settings, store, report, parse_at(at))
     print_report(report)
 
 

@@ -146,16 +146,18 @@ def approve(
     hold: bool = typer.Option(False, "--hold", help="Hold the edition instead of approving."),
     edition: int | None = typer.Option(None, "--edition", help="Edition id (default: latest)."),
     by: str | None = typer.Option(None, "--by", help="Who decides (default: your login)."),
+    at: str | None = typer.Option(None, "--at", help="Decide as if at this time (ISO 8601)."),
 ) -> None:
     """Approve (or --hold) the edition waiting for review; past its send time it goes out now."""
     from digest.schedule.approval import approve as approve_edition
     from digest.schedule.approval import hold as hold_edition
     from digest.store import open_store
+    from digest.cli.core import parse_at
 
     settings = settings_from(ctx)
     _check(settings, newsletter)
     store = open_store(settings.store.url)
-    now = datetime.now(UTC)
+    now = parse_at(at)
     row = _edition_to_decide(store, newsletter, edition)
     who = by or f"cli:{getpass.getuser()}"
     if hold:
