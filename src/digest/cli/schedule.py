@@ -149,10 +149,10 @@ def approve(
     at: str | None = typer.Option(None, "--at", help="Decide as if at this time (ISO 8601)."),
 ) -> None:
     """Approve (or --hold) the edition waiting for review; past its send time it goes out now."""
+    from digest.cli.core import parse_at
     from digest.schedule.approval import approve as approve_edition
     from digest.schedule.approval import hold as hold_edition
     from digest.store import open_store
-    from digest.cli.core import parse_at
 
     settings = settings_from(ctx)
     _check(settings, newsletter)
