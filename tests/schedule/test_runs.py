@@ -266,12 +266,12 @@ def test_failed_run_notifies_staff_and_is_retried_later(
     assert len(pipeline.sent()) == 5
 
 
-def test_undelivered_mail_makes_the_run_failed(settings: Settings, store: Store) -> None:
+def test_permanently_failed_mail_makes_the_run_failed(settings: Settings, store: Store) -> None:
     from digest.models import RunReport
 
-    def flaky(settings: Settings, newsletter_id: str, **_: Any) -> RunReport:
-        return RunReport(newsletter=newsletter_id, recipients=3, sent=1, deferred=2)
+    def refused(settings: Settings, newsletter_id: str, **_: Any) -> RunReport:
+        return RunReport(newsletter=newsletter_id, recipients=3, sent=1, failed=2)
 
-    result = run_period(settings, store, "weekly", FRI_4PM, now=FRI_4PM, runner=flaky)
+    result = run_period(settings, store, "weekly", FRI_4PM, now=FRI_4PM, runner=refused)
     assert result.outcome == "failed"
-    assert result.record is not None and "2 email(s) deferred" in (result.record.error or "")
+    assert result.record is not None and "2 email(s) failed" in (result.record.error or "")
