@@ -106,6 +106,7 @@ def envelope_sender(
 
 STOP = threading.Event()  # set by SIGTERM / Ctrl-C or the scheduler: finish in-flight, stop
 DB_BUSY_PATIENCE = 300.0  # seconds to keep retrying a busy database before giving up
+OTHERS_POLL = 0.2  # seconds between looks at copies other workers hold
 RELEASE_EVERY = 30.0  # seconds between looks for claims abandoned by dead workers
 
 
@@ -266,6 +267,7 @@ def _prepare(
         now = clock()
         ledger.freeze_audience(session, row, list_name, now, config.give_up_after)
         _start_sending(row, now, config)
+        ledger.expire_overdue(session, edition_id, now)  # past the deadline: no more tries
         recovered = ledger.release_abandoned(session, edition_id, now)
         if recovered:
             report.warn(
@@ -400,6 +402,7 @@ async def _deliver_rounds(run: SendRun) -> None:
     """Rounds of workers until nothing is due soon; between rounds wait for retries."""
     edition_id = run.content.id
     last_release = time.monotonic()
+    waited_for_others = 0.0
     while run.paused is None and not STOP.is_set():
         await _round(run)
         if run.paused is not None or STOP.is_set():
@@ -411,7 +414,11 @@ async def _deliver_rounds(run: SendRun) -> None:
 
         due = in_transaction(run.store, look)
         if due is None:
-            return
+            if not _others_in_flight(run, waited_for_others):
+                return
+            waited_for_others += OTHERS_POLL
+            await _sleep_unless_stopped(OTHERS_POLL)
+            continue
         wait = (due - run.clock()).total_seconds()
         if wait > run.linger:
             return  # later retries are the next run's (or the scheduler's) job
@@ -421,6 +428,19 @@ async def _deliver_rounds(run: SendRun) -> None:
             in_transaction(
                 run.store, lambda s: ledger.release_abandoned(s, edition_id, run.clock())
             )
+
+
+def _others_in_flight(run: SendRun, waited: float) -> bool:
+    """Other workers still hold copies: wait (up to linger) to see them settled or freed."""
+    if waited >= run.linger:
+        return False
+    edition_id = run.content.id
+
+    def look(session: Session) -> int:
+        ledger.release_abandoned(session, edition_id, run.clock())
+        return ledger.in_flight_elsewhere(session, edition_id, run.owner)
+
+    return in_transaction(run.store, look) > 0
 
 
 async def _sleep_unless_stopped(seconds: float) -> None:
