@@ -261,7 +261,9 @@ def _prepare(
     report: RunReport,
 ) -> tuple[EditionContent, datetime]:
     def work(session: Session) -> tuple[EditionContent, datetime]:
-        row = session.get(EditionRow, edition_id)
+        # FOR UPDATE: workers starting together freeze the audience once (PostgreSQL;
+        # SQLite's BEGIN IMMEDIATE already serializes them)
+        row = session.get(EditionRow, edition_id, with_for_update=True)
         assert row is not None
         list_name = settings.audience_of(row.newsletter)
         now = clock()
