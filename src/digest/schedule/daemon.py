@@ -163,9 +163,9 @@ class Daemon:
                 status=record.status if record else "missing",
             )
             return self._run(newsletter_id, fire_time, now)
-        if record is None:
+        if record is None and ledger.ran_before(self.store, newsletter_id, fire_time):
             self._skip(newsletter_id, period.key, fire_time, now, late)
-        return None
+        return None  # a period from before this newsletter ever ran is nobody's miss
 
     def _worth_retrying(self, record: ledger.RunRecord, now: datetime) -> bool:
         if record.status in ledger.FINISHED or record.status == "sending":

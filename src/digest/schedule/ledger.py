@@ -329,6 +329,15 @@ def mark(
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def ran_before(store: Store, newsletter: str, moment: datetime) -> bool:
+    """Whether the newsletter has any run scheduled before ``moment`` (it was live then)."""
+    with store.session() as session:
+        query = select(RunRow.id).where(
+            RunRow.newsletter == newsletter, RunRow.scheduled_for < moment
+        )
+        return session.scalars(query.limit(1)).first() is not None
+
+
 def list_runs(store: Store, newsletter: str | None = None, limit: int = 50) -> list[RunRecord]:
     """Most recent first."""
     with store.session() as session:

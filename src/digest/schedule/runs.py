@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from digest.config import Settings
 from digest.delivery.sender import SendStopped
-from digest.logs import event, run_context
+from digest.logs import event, redact_addresses, run_context
 from digest.models import RunReport
 from digest.notify import NoticeError, notify_deferred, notify_failure, send_notice
 from digest.schedule import approval, ledger
@@ -319,6 +319,7 @@ class _Context:
     def _fail(
         self, record: RunRecord, owner: str, error: str, report: dict[str, Any] | None
     ) -> RunResult:
+        error = redact_addresses(error)  # stored, logged and mailed: no subscriber in it
         edition_id = self.edition_id()
         ledger.finish(
             self.store,
