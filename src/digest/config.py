@@ -262,6 +262,7 @@ class MaildirChannel(Strict):
 
     type: Literal["maildir"]
     path: Path = Path("out/outbox")
+    give_up_after: Duration = timedelta(days=3)  # an edition's deadline for deferred copies
 
 
 class SmtpChannel(Strict):
@@ -282,9 +283,13 @@ class SmtpChannel(Strict):
     dkim_domain: str | None = None
     dkim_private_key: SecretRef | None = None
     timeout: float = 30.0
-    retry_delay: float = 60.0  # seconds before the first retry after a 4xx; doubles each time
-    max_attempts: int = 5  # a recipient still deferred after this many tries is failed
-    batch_size: int = 500  # rows claimed per batch: the in-flight window after a crash
+    retry_delay: float = 60.0  # seconds before the first retry after a 4xx; then ~ the age
+    max_retry_delay: float = 3600.0  # the longest wait between two tries of one copy
+    give_up_after: Duration = timedelta(days=3)  # an edition's deadline for deferred copies
+    # Deprecated, accepted and ignored: only a permanent answer or the deadline ends a
+    # delivery now, and copies are claimed one per connection, not in batches.
+    max_attempts: int | None = None
+    batch_size: int | None = None
 
 
 class SocialOutboxChannel(Strict):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
 from digest.errors import ConfigError, DigestError
 
@@ -78,6 +79,10 @@ def user_errors(func: F) -> F:
             raise typer.Exit(2) from None
         except DigestError as exc:
             err_console.print(f"[red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except DBAPIError as exc:  # one line naming the database's own words
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            err_console.print(f"[red]error:[/] database: {reason}", markup=True, highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

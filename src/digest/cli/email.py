@@ -47,9 +47,21 @@ def send(
     test: list[str] = typer.Option([], "--test", help="Send one [TEST] copy here instead."),
     edition: int = typer.Option(None, "--edition", help="Edition id (default: the latest)."),
     channel: str = typer.Option(None, "--channel", help="Email channel to use."),
+    linger: float = typer.Option(
+        None,
+        "--linger",
+        help="Seconds to stay and retry deferred copies that come due (default: 60, "
+        "or twice the channel's retry_delay). Later retries are left to 'digest schedule'.",
+    ),
 ) -> None:
-    """Send an edition to its subscribers (resumes where a stopped send left off)."""
+    """Send an edition to its subscribers (resumes where a stopped send left off).
+
+    Several 'digest send' processes may share one edition (each claims its own copies).
+    Exits 1 when copies are left pending.
+    """
     from digest.delivery import send_edition, send_test
+    from digest.delivery.sender import SendStopped
+    from digest.notify import notify_deferred
     from digest.store import open_store
 
     settings = settings_from(ctx)
@@ -69,17 +81,33 @@ def send(
         return
     report = RunReport(newsletter=newsletter)
     started = datetime.now(UTC)
-    send_edition(settings, store, edition_id, report, channel=channel)
+    try:
+        send_edition(settings, store, edition_id, report, channel=channel, linger=linger)
+    except SendStopped as exc:
+        _print_send(edition_id, report, started)
+        raise DigestError(str(exc)) from None
+    _print_send(edition_id, report, started)
+    if report.deferred:
+        console.print(
+            f"[yellow]{report.deferred} copies are still pending[/] (deferred by their "
+            "servers, or being sent by another worker): 'digest schedule' retries them until "
+            f"the edition's deadline, or run 'digest send {newsletter} --edition "
+            f"{edition_id}' again."
+        )
+        notify_deferred(settings, store, edition_id, datetime.now(UTC))
+    if report.deferred or any("paused" in w for w in report.warnings):
+        raise typer.Exit(1)
+
+
+def _print_send(edition_id: int, report: RunReport, started: datetime) -> None:
     seconds = (datetime.now(UTC) - started).total_seconds()
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(
         f"edition {edition_id}: {report.recipients} recipients, {report.sent} sent, "
-        f"{report.deferred} deferred, {report.failed} failed, {report.suppressed} suppressed "
+        f"{report.deferred} pending, {report.failed} failed, {report.suppressed} suppressed "
         f"in {seconds:.1f}s"
     )
-    if report.deferred or any("paused" in w for w in report.warnings):
-        raise typer.Exit(1)
 
 
 @app.command("bounces")

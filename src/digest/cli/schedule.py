@@ -17,6 +17,7 @@ from digest.errors import DigestError
 
 if TYPE_CHECKING:
     from digest.config import Settings
+    from digest.schedule.ledger import RunRecord
     from digest.store import Store
     from digest.store.tables import EditionRow
 
@@ -111,8 +112,7 @@ def past_table(store: Store, newsletter: str | None, limit: int) -> Table:
         "status",
         "tries",
         "took",
-        "sent",
-        "failed",
+        "email",
         "posts",
         "error",
     ):
@@ -120,22 +120,54 @@ def past_table(store: Store, newsletter: str | None, limit: int) -> Table:
     records = ledger.list_runs(store, newsletter, limit)
     for record in records:
         report = record.report or {}
-        duration = record.duration
         table.add_row(
             str(record.id),
             record.newsletter,
             record.period_key,
             record.status,
             str(record.attempts or ""),
-            f"{duration.total_seconds():.1f}s" if duration is not None else "",
-            str(report.get("sent", "")),
-            str(report.get("failed", "")),
+            _took(record),
+            delivery_summary(store, record.edition_id, report),
             str(report.get("posts", "")),
             record.error or "",
         )
     if not records:
         table.caption = "no runs yet"
     return table
+
+
+def _took(record: RunRecord) -> str:
+    """Total time across attempts; with several attempts, also the last one's."""
+    total, last = record.total_duration, record.duration
+    if total is None:
+        return ""
+    text = f"{total.total_seconds():.1f}s"
+    if last is not None and record.attempts > 1 and last != total:
+        text += f" (last {last.total_seconds():.1f}s)"
+    return text
+
+
+def delivery_summary(store: Store, edition_id: int | None, report: dict[str, object]) -> str:
+    """The edition's email as the ledger has it now: sent, pending (until when), failed."""
+    if edition_id is None:
+        return ""
+    from digest.delivery import ledger as delivery_ledger
+    from digest.store.tables import EditionRow
+
+    with store.session() as session:
+        counts = delivery_ledger.counts(session, edition_id)
+        row = session.get(EditionRow, edition_id)
+    if not counts:
+        return str(report.get("sent", ""))
+    parts = [f"{counts.get('sent', 0)} sent"]
+    pending = counts.get("pending", 0) + counts.get("sending", 0)
+    if pending:
+        until = f" until {row.deliver_until:%m-%d %H:%M}" if row and row.deliver_until else ""
+        parts.append(f"{pending} pending{until}")
+    for status in ("failed", "suppressed"):
+        if counts.get(status):
+            parts.append(f"{counts[status]} {status}")
+    return ", ".join(parts)
 
 
 @app.command()

@@ -23,9 +23,12 @@ from typing import Any
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 
 from digest.config import Settings, load_config
+from digest.delivery.sender import STOP as SEND_STOP
+from digest.delivery.sender import request_stop as request_send_stop
 from digest.logs import event
 from digest.notify import NoticeError, send_notice
 from digest.schedule import ledger, lock
+from digest.schedule.retries import retry_deferred
 from digest.schedule.runs import (
     Clock,
     Runner,
@@ -132,6 +135,8 @@ class Daemon:
             prepared = self.prepare_due(newsletter_id, now)
             if prepared is not None:
                 results.append(prepared)
+        if not self.stopping.is_set():
+            retry_deferred(self.settings, self.store, now)
         return results
 
     def prepare_due(self, newsletter_id: str, now: datetime) -> RunResult | None:
@@ -166,13 +171,13 @@ class Daemon:
                 status=record.status if record else "missing",
             )
             return self._run(newsletter_id, fire_time, now)
-        if record is None:
+        if record is None and ledger.ran_before(self.store, newsletter_id, fire_time):
             self._skip(newsletter_id, period.key, fire_time, now, late)
-        return None
+        return None  # a period from before this newsletter ever ran is nobody's miss
 
     def _worth_retrying(self, record: ledger.RunRecord, now: datetime) -> bool:
-        if record.status in ledger.FINISHED:
-            return False
+        if record.status in ledger.FINISHED or record.status == "sending":
+            return False  # 'sending': the delivery sweep retries its deferred copies
         if record.status == "running":
             return ledger.is_stale(record, now)
         if record.status == "failed":
@@ -324,6 +329,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         self.stopping.set()
+        request_send_stop()  # a send in flight records its in-flight copies and stops
         event(log, "scheduler.stopping", inflight=self._inflight)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -359,6 +365,7 @@ class Daemon:
         (its ledger row stays 'running' and is resumed at the next start).
         """
         global _current
+        SEND_STOP.clear()
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
         if standby:
@@ -391,6 +398,7 @@ class Daemon:
             return clean
         finally:
             _current = None
+            SEND_STOP.clear()
             held.release()
 
 

@@ -113,6 +113,10 @@ class EditionRow(Base):
     lock_owner: Mapped[str | None] = mapped_column(String(100))
     lock_expires: Mapped[datetime | None]
     pause_reason: Mapped[str | None] = mapped_column(Text)
+    # delivery: when sending began, the deadline for deferred recipients, the staff notice
+    send_started_at: Mapped[datetime | None]
+    deliver_until: Mapped[datetime | None]
+    delivery_noticed_at: Mapped[datetime | None]
     __table_args__ = (UniqueConstraint("newsletter", "period_key", name="uq_editions_period"),)
 
 
@@ -190,14 +194,21 @@ class DeliveryRow(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(300))
-    # pending → sending → sent | failed | suppressed (deferred = pending with next_attempt_at)
+    # digest.delivery.ledger.DeliveryStatus: pending → sending (claimed) → sent | failed |
+    # suppressed; deferred = pending with a future next_attempt_at
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(String(300))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
-    __table_args__ = (Index("ix_deliveries_edition_status", "edition_id", "status"),)
+    # the claim (digest.store.lease): who is sending this copy right now, and until when
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claim_expires: Mapped[datetime | None]
+    __table_args__ = (
+        Index("ix_deliveries_edition_status", "edition_id", "status"),
+        Index("ix_deliveries_due", "edition_id", "status", "next_attempt_at"),
+    )
 
 
 class SocialPostRow(Base):
