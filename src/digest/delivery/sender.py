@@ -165,6 +165,7 @@ def _prepare(
             html=row.html,
             text=row.text,
             created_at=row.created_at,
+            markers=row.markers,
         )
 
 
@@ -411,6 +412,7 @@ def send_test(
             html=row.html,
             text=row.text,
             created_at=row.created_at,
+            markers=row.markers,
         )
     _, config = email_channel(settings, content.newsletter, channel)
     template = MessageTemplate(settings, content)
