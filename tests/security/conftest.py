@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
+from digest.store import Store
+from digest.store.tables import EditionRow
 
 
 class HostileServer:
@@ -49,3 +53,34 @@ def hostile_server() -> Iterator[HostileServer]:
     server = HostileServer()
     yield server
     server.close()
+
+
+FOOTER_HTML = (
+    "<p>Workers won big this week.</p><p>1 Test Street, Testville</p>"
+    '<p><a href="%%DIGEST_UNSUBSCRIBE_URL%%">Unsubscribe</a></p>'
+)
+FOOTER_TEXT = (
+    "Workers won big.\n\n1 Test Street, Testville\nUnsubscribe: %%DIGEST_UNSUBSCRIBE_URL%%\n"
+)
+
+
+def make_edition(store: Store, now: datetime, newsletter: str = "weekly") -> int:
+    """An approved edition row with a minimal body (bare markers, as old rows have)."""
+    with store.session() as session:
+        row = EditionRow(
+            newsletter=newsletter,
+            period_key=now.isoformat(),
+            period_start=now,
+            period_end=now,
+            title="Weekly",
+            subject="Weekly",
+            status="approved",
+            sections=[],
+            html=FOOTER_HTML,
+            text=FOOTER_TEXT,
+            web_html="",
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
