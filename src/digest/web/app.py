@@ -12,6 +12,7 @@ from digest.config import Settings
 from digest.store import Store
 from digest.web import archive, desk, public
 from digest.web.auth import SessionCodec
+from digest.web.limits import BodyLimit
 from digest.web.pages import page, web_environment
 from digest.web.ratelimit import RateLimiter
 
@@ -58,6 +59,7 @@ def create_app(
     app.include_router(archive.router)
     app.include_router(desk.router)
     _install_handlers(app)
+    app.add_middleware(BodyLimit)  # request body caps per route (digest.web.limits)
     return app
 
 
