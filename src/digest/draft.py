@@ -146,6 +146,7 @@ def store_renditions(row: EditionRow, edition: Edition, now: datetime) -> None:
     row.headline, row.preheader, row.note = edition.headline, edition.preheader, edition.note
     row.sections = [s.to_dict() for s in edition.sections]
     row.html, row.text, row.web_html = edition.html, edition.text, edition.web_html
+    row.markers = edition.markers  # the per-edition recipient markers the HTML carries
     row.composed_at = now
 
 
@@ -168,6 +169,7 @@ def recompose_row(
     auto, edition = arrange(
         settings, session, row.newsletter, period_of(settings, row), Overlay.from_dict(row.overlay)
     )
+    edition.markers = row.markers or ""  # kept across recomposes
     render_into(edition, renderer)
     store_renditions(row, edition, now)
     edition.id = row.id

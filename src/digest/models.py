@@ -168,6 +168,8 @@ class Edition:
     html: str = ""  # email HTML with recipient placeholders (see render.email)
     text: str = ""
     web_html: str = ""
+    # the nonce in this edition's recipient markers (render.placeholders.Markers)
+    markers: str = ""
 
     @property
     def period_key(self) -> str:

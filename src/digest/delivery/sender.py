@@ -290,6 +290,7 @@ def _prepare(
             html=row.html,
             text=row.text,
             created_at=row.created_at,
+            markers=row.markers,
         )
         return content, row.send_started_at or now
 
@@ -673,6 +674,7 @@ def send_test(
             html=row.html,
             text=row.text,
             created_at=row.created_at,
+            markers=row.markers,
         )
     _, config = email_channel(settings, content.newsletter, channel)
     template = MessageTemplate(settings, content)

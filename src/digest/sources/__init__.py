@@ -34,6 +34,7 @@ from digest.errors import SourceError
 from digest.models import Item, RunReport
 from digest.sources import csv, curated, feeds  # noqa: F401  (they register their readers)
 from digest.sources.base import READERS, SourceContext
+from digest.sources.clean import clean_item
 from digest.sources.http import make_client
 from digest.store import Store
 from digest.store.items import upsert_items
@@ -218,7 +219,9 @@ async def read_source(ctx: SourceContext) -> Outcome:
     config = ctx.settings.sources[ctx.source_id]
     outcome = Outcome(ctx.source_id, state=ctx.state, warnings=ctx.warnings)
     try:
-        outcome.items = await READERS[config.type].read(config, ctx)
+        items = await READERS[config.type].read(config, ctx)
+        # every source type's items pass here: the one place they are normalised
+        outcome.items = [clean_item(item) for item in items]
     except SourceError as exc:
         outcome.error = f"{type(exc).__name__}: {exc.message}"
     except Exception as exc:  # one broken source never sinks the run

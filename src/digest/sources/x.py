@@ -22,6 +22,7 @@ from digest.models import Item, Media, Origin, SocialPost
 from digest.sanitize import sanitize_html
 from digest.sources.base import SourceContext, register
 from digest.sources.bluesky import reset_time, short_title
+from digest.sources.http import FetchError, bounded_body
 
 API = "https://api.x.com/2"
 # The X API's pay-per-use price, in US dollars, for reading one post of another account.
@@ -140,11 +141,11 @@ class XApi:
             async with self.ctx.client.stream(
                 "GET", f"{API}{path}", params=query, headers=self.headers
             ) as response:
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body.extend(chunk)
-                    if len(body) > cap:
-                        raise SourceError(self.ctx.source_id, f"{path}: answer over {cap} bytes")
+                body, truncated = await bounded_body(response, cap)
+                if truncated:
+                    raise SourceError(self.ctx.source_id, f"{path}: answer over {cap} bytes")
+        except FetchError as exc:
+            raise SourceError(self.ctx.source_id, f"{path}: {exc}") from None
         except httpx.HTTPError as exc:
             raise SourceError(self.ctx.source_id, f"{path}: {type(exc).__name__}") from None
         if response.status_code == 429:
@@ -154,7 +155,7 @@ class XApi:
             )
         if response.status_code != 200:
             raise SourceError(self.ctx.source_id, f"{path}: HTTP {response.status_code}")
-        data = httpx.Response(200, content=bytes(body)).json()
+        data = httpx.Response(200, content=body).json()
         if not isinstance(data, dict):
             raise SourceError(self.ctx.source_id, f"{path}: unexpected answer")
         return data
