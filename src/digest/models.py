@@ -38,6 +38,25 @@ class SocialPost:
     author_did: str | None = None
     avatar_url: str | None = None
     text: str = ""
+    # What the static card needs to do what Bluesky's own embed does (all JSON-ready,
+    # so an edition frozen as JSON renders again identically):
+    created_at: str | None = None  # ISO time the post was made
+    # [{"start", "end", "kind": link|mention|tag, "value"}]: UTF-8 byte offsets in text
+    facets: list[dict[str, Any]] = field(default_factory=list)
+    images: list[dict[str, str]] = field(default_factory=list)  # [{"url", "thumb", "alt"}]
+    external: dict[str, str] | None = None  # link card: {"uri", "title", "description", "thumb"}
+    quote: dict[str, Any] | None = None  # a quoted post, in this class's to_dict form
+
+    @property
+    def quoted(self) -> SocialPost | None:
+        """The quoted post as a SocialPost (kept as a dict so the card stays JSON)."""
+        if not isinstance(self.quote, dict):
+            return None
+        known = {f for f in SocialPost.__dataclass_fields__}
+        return SocialPost(**{k: v for k, v in self.quote.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return vars(self).copy()
 
 
 @dataclass

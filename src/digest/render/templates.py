@@ -22,7 +22,7 @@ from markupsafe import escape
 
 from digest.config import Settings
 from digest.errors import TemplateError
-from digest.render import filters
+from digest.render import filters, postcards
 from digest.render.compiled import DigestCodeGenerator, DigestTemplate
 
 T = TypeVar("T")
@@ -183,6 +183,7 @@ def make_environment(settings: Settings) -> jinja2.Environment:
         cache_size=-1,
     )
     filters.install(env)
+    postcards.install(env)
     env.globals["macros"] = macros
     env.globals["org"] = settings.organization
     return env
