@@ -22,7 +22,7 @@ X_URL_WEIGHT = 23  # every URL is wrapped in a t.co link of this weight
 _IN_BRACKETS = r"\([^\s<>\"'()]*\)|\[[^\s<>\"'\[\]]*\]"
 URL = regex.compile(
     rf"https?://(?:[^\s<>\"'()\[\]]|{_IN_BRACKETS})*"
-    rf"(?:[^\s<>\"'.,;:!?()\[\]{{}}]|{_IN_BRACKETS})"
+    rf"(?:[^\s<>\"'.,;:!?…“”‘’«»、。！？()\[\]{{}}]|{_IN_BRACKETS})"
 )
 # A bare domain that X may auto-link (e.g. "aflcio.org"); counted as at least a URL.
 BARE_DOMAIN = regex.compile(r"(?<![\w@/.])[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?:/\S*)?", regex.I)

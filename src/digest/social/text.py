@@ -26,11 +26,14 @@ MARKED = re.compile("\x02([LM])([^\x02\x03\x1f]*)\x1f([^\x02\x03\x1f]*)\x03")
 # whitespace, then everything up to whitespace or a zero-width character, with at least
 # one character that is neither a digit nor punctuation (#1u is a tag, #2026 is not);
 # trailing punctuation is not part of the tag (so "#union-made." tags "union-made").
-TAG_STOP = "\\s\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
+# One deviation: Bluesky's pattern also stops at ZWJ and ZWNJ, which cuts an emoji
+# sequence (👩🏾‍🏭) or a Persian word in two; here a tag keeps them inside it, so a tag
+# never ends mid-grapheme.
+TAG_STOP = "\\s\u00ad\u2060\u200a\u200b\u20e2"
 HASHTAG = regex.compile(
     rf"(?:^|(?<=\s))[#＃](?!\ufe0f)([^{TAG_STOP}]*[^\d\p{{P}}{TAG_STOP}][^{TAG_STOP}]*)"
 )
-TRAILING_PUNCTUATION = regex.compile(r"\p{P}+$")
+TRAILING_PUNCTUATION = regex.compile(r"[\p{P}\u200c\u200d]+$")
 TAG_MAX_GRAPHEMES = 64
 # Invisible format characters (BOM, zero-width space, word joiner, soft hyphen, bidi
 # embeddings and isolates): X's counting rejects them and they break tags and links.
