@@ -221,7 +221,7 @@ def test_x_is_off_until_opted_in_and_shows_the_cost(make_settings, store, now, m
             "url": "https://pbs.twimg.com/a.jpg",
             "thumb": "https://pbs.twimg.com/a.jpg",
             "alt": "Crowd",
-        }  # noqa: E501
+        }
     ]
     assert '<a href="https://aflcio.org/win"' in item.summary
     assert item.media[0].alt == "Crowd"

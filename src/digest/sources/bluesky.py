@@ -29,6 +29,7 @@ from digest.sources.http import FetchError, fetch
 POST_TYPE = "app.bsky.feed.post"
 PAGE_SIZE = 100
 MAX_PAGES = 20
+GET_POSTS_MAX = 25  # uris per app.bsky.feed.getPosts
 TITLE_MAX = 90
 LIST_URL = re.compile(r"^https://bsky\.app/profile/([^/]+)/lists/([^/?#]+)")
 PACK_URL = re.compile(r"^https://bsky\.app/starter-pack/([^/]+)/([^/?#]+)")
@@ -72,7 +73,9 @@ class BlueskyReader:
         failures = 0
         for account in accounts:
             try:
-                items.extend(await self._posts(config, account, api, ctx))
+                posts = await self._posts(config, account, api, ctx)
+                items.extend(posts)
+                await self._forget_deleted(account, posts, api, ctx)
             except SourceError as exc:
                 failures += 1
                 ctx.warn(f"{account.handle}: {exc.message}")
@@ -149,6 +152,33 @@ class BlueskyReader:
                 break
         return items[: config.max_posts]
 
+    async def _forget_deleted(
+        self, account: Account, posts: list[Item], api: Xrpc, ctx: SourceContext
+    ) -> None:
+        """Posts collected before and deleted since are removed from the store, so no
+        later edition shows them. What was collected is kept in the source's state (the
+        window's URIs per account); one missing from this read is asked for by URI, and
+        only one the AppView no longer has is taken as deleted (an older post that just
+        fell past this read's pages is still there)."""
+        seen = {
+            uri: at
+            for uri, at in _seen(ctx).setdefault(account.handle, {}).items()
+            if (moment := _parse_time(at)) is not None and moment >= ctx.since
+        }
+        current = {item.guid: item.published_at.isoformat() for item in posts}
+        missing = [uri for uri in seen if uri not in current]
+        gone: set[str] = set()
+        for start in range(0, len(missing), GET_POSTS_MAX):
+            chunk = missing[start : start + GET_POSTS_MAX]
+            found = await api.get("app.bsky.feed.getPosts", uris=chunk)
+            there = {p.get("uri") for p in found.get("posts", []) if isinstance(p, dict)}
+            gone.update(uri for uri in chunk if uri not in there)
+        kept = {uri: at for uri, at in seen.items() if uri not in gone}
+        _seen(ctx)[account.handle] = kept | current
+        if gone:
+            ctx.removed.extend(sorted(gone))
+            ctx.warn(f"{account.handle}: {len(gone)} post(s) deleted since collected; left out")
+
 
 class Xrpc:
     """GET queries against an AppView through the guarded, size-capped client."""
@@ -194,6 +224,16 @@ def reset_time(header: str | None) -> str:
 
 def _error_text(content: bytes) -> str:
     return content[:200].decode("utf-8", "replace")
+
+
+def _seen(ctx: SourceContext) -> dict[str, dict[str, str]]:
+    cursor = ctx.state.setdefault("cursor", {})
+    if not isinstance(cursor, dict):
+        cursor = ctx.state["cursor"] = {}
+    seen = cursor.setdefault("seen", {})
+    if not isinstance(seen, dict):
+        seen = cursor["seen"] = {}
+    return seen
 
 
 def _dids(ctx: SourceContext) -> dict[str, str]:
