@@ -227,6 +227,7 @@ class Post:
     facets: tuple[Facet, ...] = ()
     embed: Embed | None = None
     langs: tuple[str, ...] = ()
+    standalone: bool = False  # a post of its own (one story), not a reply in the thread
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -236,6 +237,7 @@ class Post:
             "facets": [asdict(f) for f in self.facets],
             "embed": asdict(self.embed) if self.embed else None,
             "langs": list(self.langs),
+            "standalone": self.standalone,
         }
 
 
@@ -255,6 +257,7 @@ class RunReport:
     failed: int = 0
     suppressed: int = 0
     posts: int = 0
+    social_failed: int = 0  # social channels whose announcement did not fully go out
     warnings: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # what was written, and where
 

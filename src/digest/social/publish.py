@@ -96,6 +96,8 @@ def post_thread(
     parent: Ref | None = None
     for post in posts:
         entry = by_part[post.part]
+        if post.standalone:  # its own post: no reply refs, and it starts no thread
+            root = parent = None
         ref = _settle(
             store, edition_id, post, entry, publisher, report, clock, label, parent, root, result
         )

@@ -43,6 +43,9 @@ KEEP_FORMAT = "\u200c\u200d\u200e\u200f\u061c\U000e0020-\U000e007f"
 INVISIBLE = regex.compile(rf"[\p{{Cf}}--[{KEEP_FORMAT}]]", regex.V1)
 LINK_TEXT_MAX = 32  # graphemes of a shortened URL shown on Bluesky
 BREAKS = regex.compile(r"\s+|\S+")
+# Where a long block may be cut: after a sentence's end (and its closing quote or
+# bracket) before whitespace, or at a line break (a list item is a line).
+SENTENCE_END = regex.compile(r"(?<=[.!?…。！？][\"'”’)\]]?)[ \t]+(?=\S)|\n+")
 
 
 @dataclass(frozen=True)
@@ -218,5 +221,44 @@ def _finish(spans: list[Span], rules: PlatformRules) -> PostText:
 
 
 def fit_text(text: str, rules: PlatformRules) -> list[PostText]:
-    """Rendered text of one thread block → one or more posts within the platform's limits."""
-    return split(parse(text, rules), rules)
+    """Rendered text of one thread block → one or more posts within the platform's limits.
+
+    A block too long for one post is cut between sentences or list items (lines), so no
+    part is a fragment; only a single sentence longer than a post is cut between words.
+    """
+    spans = parse(text, rules)
+    whole = split(spans, rules)
+    if len(whole) <= 1:
+        return whole
+    posts: list[PostText] = []
+    current: list[Span] = []
+    for unit in _units(spans):
+        if len(split([*current, *unit], rules)) <= 1:
+            current = [*current, *unit]
+            continue
+        if current:
+            posts.extend(split(current, rules))
+        current = unit if len(split(unit, rules)) <= 1 else []
+        if not current:
+            posts.extend(split(unit, rules))
+    if current:
+        posts.extend(split(current, rules))
+    return posts
+
+
+def _units(spans: Sequence[Span]) -> list[list[Span]]:
+    """Spans grouped into sentences and lines (the whitespace after a boundary ends the
+    unit before it); links, tags and mentions are never split."""
+    units: list[list[Span]] = [[]]
+    for span in spans:
+        if span.kind != "text":
+            units[-1].append(span)
+            continue
+        last = 0
+        for match in SENTENCE_END.finditer(span.text):
+            units[-1].append(Span(span.text[last : match.end()]))
+            units.append([])
+            last = match.end()
+        if span.text[last:]:
+            units[-1].append(Span(span.text[last:]))
+    return [unit for unit in units if _joined(unit).strip()]
