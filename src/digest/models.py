@@ -258,6 +258,9 @@ class RunReport:
     suppressed: int = 0
     posts: int = 0
     social_failed: int = 0  # social channels whose announcement did not fully go out
+    # grouped sections: {title: {"quiet": [who posted nothing], "failed": [who could not
+    # be read]}} (digest.roster), for the editor to chase
+    roster: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # what was written, and where
 

@@ -71,6 +71,8 @@ class BlueskyReader:
         accounts = await self._accounts(config, api, ctx)
         items: list[Item] = []
         failures = 0
+        failed = failed_accounts(ctx)
+        failed.clear()
         for account in accounts:
             try:
                 posts = await self._posts(config, account, api, ctx)
@@ -78,6 +80,7 @@ class BlueskyReader:
                 await self._forget_deleted(account, posts, api, ctx)
             except SourceError as exc:
                 failures += 1
+                failed[account.handle] = exc.message
                 ctx.warn(f"{account.handle}: {exc.message}")
         if accounts and failures == len(accounts):
             raise SourceError(ctx.source_id, "no Bluesky account could be read")
@@ -224,6 +227,17 @@ def reset_time(header: str | None) -> str:
 
 def _error_text(content: bytes) -> str:
     return content[:200].decode("utf-8", "replace")
+
+
+def failed_accounts(ctx: SourceContext) -> dict[str, str]:
+    """Accounts the last collect could not read (handle → why), for the roster report."""
+    cursor = ctx.state.setdefault("cursor", {})
+    if not isinstance(cursor, dict):
+        cursor = ctx.state["cursor"] = {}
+    failed = cursor.setdefault("failed_accounts", {})
+    if not isinstance(failed, dict):
+        failed = cursor["failed_accounts"] = {}
+    return failed
 
 
 def _seen(ctx: SourceContext) -> dict[str, dict[str, str]]:

@@ -22,7 +22,7 @@ from digest.errors import ConfigError, SourceError
 from digest.models import Item, Media, Origin, SocialPost
 from digest.sanitize import sanitize_html
 from digest.sources.base import SourceContext, register
-from digest.sources.bluesky import reset_time, short_title
+from digest.sources.bluesky import failed_accounts, reset_time, short_title
 
 API = "https://api.x.com/2"
 # The X API's pay-per-use price, in US dollars, for reading one post of another account.
@@ -79,10 +79,13 @@ class XReader:
             raise SourceError(ctx.source_id, "; ".join(exc.problems)) from None
         api = XApi(ctx, token)
         items: list[Item] = []
+        failed = failed_accounts(ctx)
+        failed.clear()
         for account in config.accounts:
             try:
                 items.extend(await self._account(config, account.handle, account.origin, api, ctx))
             except SourceError as exc:
+                failed[account.handle] = exc.message
                 ctx.warn(f"@{account.handle}: {exc.message}")
         return items
 
