@@ -51,6 +51,7 @@ class FakeX(BaseAdapter):
         self.uploads: list[bytes] = []  # multipart bodies sent to media/upload.json
         self.metadata: list[dict[str, object]] = []  # JSON bodies of media/metadata/create
         self.metadata_failures: list[requests.Response] = []
+        self.now = NOW  # what X stamps as created_at on new posts
 
     def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
         self.requests.append(request)
@@ -67,10 +68,7 @@ class FakeX(BaseAdapter):
         if path == "/2/users/me":
             return respond(200, {"data": {"id": "42", "name": "Fed", "username": "fed"}})
         if path == "/2/users/42/tweets":
-            recent = [
-                {"id": t["id"], "text": t["text"], "edit_history_tweet_ids": [t["id"]]}
-                for t in reversed(self.tweets)
-            ]
+            recent = [self.timeline_entry(t) for t in reversed(self.tweets)]
             return respond(200, {"data": recent, "meta": {"result_count": len(recent)}})
         return respond(404, {"title": "Not Found Error", "detail": path})
 
@@ -101,6 +99,20 @@ class FakeX(BaseAdapter):
             404, {"errors": [{"code": 34, "message": "Sorry, that page does not exist."}]}
         )
 
+    @staticmethod
+    def timeline_entry(tweet: dict[str, str]) -> dict[str, object]:
+        """A post as GET /2/users/:id/tweets gives it (tweet.fields created_at and
+        referenced_tweets)."""
+        entry: dict[str, object] = {
+            "id": tweet["id"],
+            "text": tweet["text"],
+            "edit_history_tweet_ids": [tweet["id"]],
+            "created_at": tweet.get("created_at", NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")),
+        }
+        if tweet.get("reply_to"):
+            entry["referenced_tweets"] = [{"type": "replied_to", "id": tweet["reply_to"]}]
+        return entry
+
     def create(self, body: dict[str, object]) -> requests.Response:
         tweet_id = str(1000 + len(self.tweets))
         text = str(body["text"])
@@ -118,6 +130,7 @@ class FakeX(BaseAdapter):
                 "text": shown,
                 "reply_to": str(reply.get("in_reply_to_tweet_id", "")),
                 "media_ids": ",".join(map(str, media.get("media_ids", []))),
+                "created_at": self.now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             }
         )
         return respond(201, {"data": {"id": tweet_id, "text": shown}})

@@ -11,7 +11,7 @@ import io
 import logging
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -32,6 +32,7 @@ from digest.social.publish import (
 
 X_IMAGE_MAX = 5_000_000
 RECENT_POSTS_CHECKED = 20
+CLOCK_SKEW = timedelta(minutes=2)  # X's clock against ours, for the attempt window
 
 # tweepy and oauthlib log request headers (Authorization) at DEBUG: never let them.
 # Set explicitly, so a DEBUG root logger (e.g. --verbose) does not switch them on.
@@ -121,8 +122,12 @@ class XPublisher:
         tweet_id = str(response.data["id"])
         return Ref(tweet_id, None, self.web_url(tweet_id))
 
-    def lookup(self, post: Post, key: str | None, parent: Ref | None) -> Ref | None:
-        """Our post among the account's most recent ones, matched by its text."""
+    def lookup(
+        self, post: Post, key: str | None, parent: Ref | None, since: datetime | None = None
+    ) -> Ref | None:
+        """This attempt's post among the account's most recent ones: the same text, in
+        reply to the same parent (or to none), made since the attempt began (less a
+        little clock skew). An identical post from an earlier edition never matches."""
         wanted = comparable(post.text)
         try:
             user_id = self._me()
@@ -130,14 +135,18 @@ class XPublisher:
                 user_id,
                 max_results=RECENT_POSTS_CHECKED,
                 tweet_fields=["created_at", "referenced_tweets"],
+                start_time=since - CLOCK_SKEW if since else None,
                 user_auth=True,
             )
         except (tweepy.TweepyException, requests.RequestException) as exc:
             raise translate(exc) from None
         for tweet in response.data or ():
-            if comparable(str(tweet["text"])) == wanted:
-                tweet_id = str(tweet["id"])
-                return Ref(tweet_id, None, self.web_url(tweet_id))
+            if comparable(str(tweet["text"])) != wanted:
+                continue
+            if not _replies_to(tweet, parent) or not _made_since(tweet, since):
+                continue
+            tweet_id = str(tweet["id"])
+            return Ref(tweet_id, None, self.web_url(tweet_id))
         return None
 
     def _me(self) -> str:
@@ -182,6 +191,36 @@ class XPublisher:
             self.warnings.append(f"X image {embed.thumb_url} left out ({_brief(exc)})")
             return None
         return [str(media.media_id)]
+
+
+def _field(tweet: Any, name: str) -> Any:
+    data = getattr(tweet, "data", None)
+    if isinstance(data, dict):
+        return data.get(name)
+    return tweet.get(name) if isinstance(tweet, dict) else getattr(tweet, name, None)
+
+
+def _replies_to(tweet: Any, parent: Ref | None) -> bool:
+    """The tweet answers ``parent`` (or, for a thread's first part, answers nothing)."""
+    refs = _field(tweet, "referenced_tweets") or []
+    replied = [
+        str(r.get("id") if isinstance(r, dict) else getattr(r, "id", ""))
+        for r in refs
+        if (r.get("type") if isinstance(r, dict) else getattr(r, "type", None)) == "replied_to"
+    ]
+    return replied == ([parent.id] if parent else [])
+
+
+def _made_since(tweet: Any, since: datetime | None) -> bool:
+    if since is None:
+        return True
+    created = _field(tweet, "created_at")
+    if isinstance(created, str):
+        try:
+            created = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+    return isinstance(created, datetime) and created >= since - CLOCK_SKEW
 
 
 def _brief(exc: Exception) -> str:
