@@ -172,6 +172,9 @@ class BlueskySource(Strict):
     list_uri: str | None = None
     origin: OriginConfig | None = None  # default origin for list members
     service: str = "https://public.api.bsky.app"
+    # A folder of recorded AppView answers (<method>/<actor>.json) read instead of the
+    # service: for demos and offline tests, no network
+    recorded: Path | None = None
     max_posts: int = 50
     tags: tuple[str, ...] = ()
 

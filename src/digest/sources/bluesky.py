@@ -11,9 +11,11 @@ a collect.
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -67,7 +69,11 @@ def plan_note(config: BlueskySource) -> str:
 @register("bluesky")
 class BlueskyReader:
     async def read(self, config: BlueskySource, ctx: SourceContext) -> list[Item]:
-        api = Xrpc(config.service, ctx)
+        api: Xrpc = (
+            RecordedXrpc(ctx.settings.resolve_path(config.recorded), ctx)
+            if config.recorded
+            else Xrpc(config.service, ctx)
+        )
         accounts = await self._accounts(config, api, ctx)
         items: list[Item] = []
         failures = 0
@@ -215,6 +221,31 @@ class Xrpc:
             raise SourceError(self.ctx.source_id, f"{method}: the answer is not JSON") from None
         if not isinstance(data, dict):
             raise SourceError(self.ctx.source_id, f"{method}: unexpected answer")
+        return data
+
+
+class RecordedXrpc(Xrpc):
+    """Recorded AppView answers from a folder, for demos and offline tests: the answer to
+    ``method`` for ``actor`` (or ``list``) is ``<folder>/<method>/<actor>.json``; a page
+    after the first is ``<actor>.<cursor>.json``. Nothing goes over the network."""
+
+    def __init__(self, folder: Path, ctx: SourceContext) -> None:
+        super().__init__(str(folder), ctx)
+        self.folder = folder
+
+    async def get(self, method: str, **params: Any) -> dict[str, Any]:
+        who = str(params.get("actor") or params.get("list") or params.get("handle") or "all")
+        name = who.replace("/", "_").replace(":", "_")
+        cursor = params.get("cursor")
+        path = self.folder / method / (f"{name}.{cursor}.json" if cursor else f"{name}.json")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SourceError(self.ctx.source_id, f"{method}: no recorded answer {path}") from None
+        except (OSError, ValueError) as exc:
+            raise SourceError(self.ctx.source_id, f"{method}: {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise SourceError(self.ctx.source_id, f"{method}: {path}: not a JSON object")
         return data
 
 
