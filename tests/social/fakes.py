@@ -57,6 +57,8 @@ class FakeX(BaseAdapter):
         self.requests.append(request)
         path = request.path_url.split("?")[0]
         if (request.url or "").startswith(UPLOAD_HOST):
+            return respond(404, {"errors": [{"code": 34, "message": "retired: use API v2"}]})
+        if path.startswith("/2/media/"):
             return self.media(request, path)
         if request.method == "POST" and path == "/2/tweets":
             body = json.loads(request.body or b"{}")
@@ -73,31 +75,31 @@ class FakeX(BaseAdapter):
         return respond(404, {"title": "Not Found Error", "detail": path})
 
     def media(self, request: requests.PreparedRequest, path: str) -> requests.Response:
-        """upload.twitter.com: simple upload (multipart 'media'), then alt text metadata."""
-        if request.method == "POST" and path == "/1.1/media/upload.json":
+        """API v2 media: POST /2/media/upload (multipart 'media' and 'media_category'),
+        then POST /2/media/metadata with the alt text, answered as X's spec describes."""
+        assert "OAuth " in str(request.headers.get("Authorization", ""))  # user context
+        if request.method == "POST" and path == "/2/media/upload":
             body = request.body if isinstance(request.body, bytes) else b""
             self.uploads.append(body)
-            media_id = 1860000000000000000 + len(self.uploads)
+            media_id = str(1860000000000000000 + len(self.uploads))
             return respond(
                 200,
                 {
-                    "media_id": media_id,
-                    "media_id_string": str(media_id),
-                    "size": len(body),
-                    "expires_after_secs": 86400,
-                    "image": {"image_type": "image/png", "w": 8, "h": 8},
+                    "data": {
+                        "id": media_id,
+                        "media_key": f"3_{media_id}",
+                        "size": len(body),
+                        "expires_after_secs": 86400,
+                        "image": {"image_type": "image/png", "w": 8, "h": 8},
+                    }
                 },
             )
-        if request.method == "POST" and path == "/1.1/media/metadata/create.json":
+        if request.method == "POST" and path == "/2/media/metadata":
             self.metadata.append(json.loads(request.body or b"{}"))
             if self.metadata_failures:
                 return self.metadata_failures.pop(0)
-            empty = requests.Response()  # X answers 200 with an empty body
-            empty.status_code, empty._content, empty.reason = 200, b"", "OK"
-            return empty
-        return respond(
-            404, {"errors": [{"code": 34, "message": "Sorry, that page does not exist."}]}
-        )
+            return respond(200, {"data": {"associated_metadata": True, "id": "1"}})
+        return respond(404, {"title": "Not Found Error", "detail": path})
 
     @staticmethod
     def timeline_entry(tweet: dict[str, str]) -> dict[str, object]:
