@@ -171,6 +171,9 @@ class BlueskySource(Strict):
     list_uri: str | None = None
     origin: OriginConfig | None = None  # default origin for list members
     service: str = "https://public.api.bsky.app"
+    # A folder of recorded AppView answers (<method>/<actor>.json) read instead of the
+    # service: for demos and offline tests, no network
+    recorded: Path | None = None
     max_posts: int = 50
     tags: tuple[str, ...] = ()
 
@@ -221,6 +224,52 @@ class Approval(Strict):
     on_timeout: Literal["send", "hold"] = "hold"
 
 
+class SocialImage(Strict):
+    """An image for a social post; alt text is required (screen readers read it)."""
+
+    url: str
+    alt: str
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("alt")
+    @classmethod
+    def _check_alt(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("alt text is required: describe the image for screen readers")
+        return value.strip()
+
+
+class SocialPlan(Strict):
+    """How a newsletter is announced on Bluesky and X.
+
+    ``shape``: ``link_card`` (one post: the edition's headline and its link card; the
+    default), ``thread`` (that post, then one reply per section), or ``per_item`` (each
+    story is its own post with its own link card: a single-story format like the
+    Spotlight). ``max_posts`` caps the posts per platform (the platform's own cap
+    applies too); what does not fit is named in the dry run and the run report.
+    """
+
+    shape: Literal["link_card", "thread", "per_item"] = "link_card"
+    hashtags: tuple[str, ...] = ()
+    max_posts: int | None = Field(default=None, ge=1)
+    image: SocialImage | None = None  # the link card's image when the lead story has none
+
+    @field_validator("hashtags")
+    @classmethod
+    def _check_hashtags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        tags = tuple(tag.strip().lstrip("#＃") for tag in value)
+        bad = [tag for tag in tags if not tag or any(c.isspace() for c in tag)]
+        if bad:
+            raise ValueError(f"a hashtag is one word without spaces: {', '.join(map(repr, bad))}")
+        return tags
+
+
 class NewsletterConfig(Strict):
     """One newsletter: a schedule, the formats it carries, its audience and channels."""
 
@@ -236,6 +285,7 @@ class NewsletterConfig(Strict):
     send_empty: bool = False
     grace: Duration = timedelta(hours=6)
     approval: Approval | None = None
+    social: SocialPlan = SocialPlan()
 
     @field_validator("schedule")
     @classmethod

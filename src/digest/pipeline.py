@@ -141,6 +141,13 @@ def post_stage(
     post_edition(settings, store, edition, report, dry_run=dry_run, renderer=renderer)
 
 
+def roster_stage(settings: Settings, store: Store, edition: Edition, report: RunReport) -> None:
+    from digest.roster import add_to_report
+
+    with store.session() as session:
+        add_to_report(settings, session, edition, report)
+
+
 def site_stage(
     settings: Settings,
     store: Store,
@@ -189,6 +196,7 @@ def run_newsletter(
             return report
         report.sections = len(edition.sections)
         report.outputs["edition"] = f"{newsletter_id} #{edition.id} ({period.key})"
+        roster_stage(settings, store, edition, report)
         if deliver:  # approves (freezes) it first when no approval is configured
             deliver_stage(settings, store, edition, report, now)
         site_stage(settings, store, newsletter_id, report, renderer)

@@ -72,6 +72,15 @@ def print_report(report: RunReport) -> None:
         table.add_row(label, where)
     if table.row_count:
         console.print(table)
+    for title, roster in report.roster.items():
+        if roster.get("quiet"):
+            console.print(
+                f"{title}: nothing this period from {', '.join(roster['quiet'])}",
+                markup=False,
+                emoji=False,
+            )
+        for failure in roster.get("failed", []):
+            console.print(f"{title}: could not read {failure}", markup=False, emoji=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 

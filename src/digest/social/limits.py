@@ -16,7 +16,14 @@ BLUESKY_BYTES = 3000
 X_WEIGHTED = 280
 X_URL_WEIGHT = 23  # every URL is wrapped in a t.co link of this weight
 
-URL = regex.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]}]")
+# A URL runs to whitespace; a closing bracket belongs to it only when it closes one the
+# URL opened (".../Union_(labor)" keeps its ')', "(see https://x.org/a)" does not), and
+# trailing sentence punctuation is not part of it.
+_IN_BRACKETS = r"\([^\s<>\"'()]*\)|\[[^\s<>\"'\[\]]*\]"
+URL = regex.compile(
+    rf"https?://(?:[^\s<>\"'()\[\]]|{_IN_BRACKETS})*"
+    rf"(?:[^\s<>\"'.,;:!?…“”‘’«»、。！？()\[\]{{}}]|{_IN_BRACKETS})"
+)
 # A bare domain that X may auto-link (e.g. "aflcio.org"); counted as at least a URL.
 BARE_DOMAIN = regex.compile(r"(?<![\w@/.])[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?:/\S*)?", regex.I)
 EMOJI = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}]")

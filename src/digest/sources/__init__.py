@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
@@ -38,7 +38,7 @@ from digest.sources.clean import clean_item
 from digest.sources.http import make_client
 from digest.store import Store
 from digest.store.items import upsert_items
-from digest.store.tables import SourceState
+from digest.store.tables import ItemRow, SourceState
 
 OPTIONAL_READERS = ("digest.sources.bluesky", "digest.sources.x")
 SLACK = timedelta(days=1)
@@ -61,6 +61,7 @@ class Outcome:
     state: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    removed: list[str] = field(default_factory=list)
 
 
 def collect(
@@ -217,7 +218,7 @@ def _chosen_sources(settings: Settings, report: RunReport, only: Iterable[str] |
 async def read_source(ctx: SourceContext) -> Outcome:
     """One source, isolated: any exception becomes the outcome's error."""
     config = ctx.settings.sources[ctx.source_id]
-    outcome = Outcome(ctx.source_id, state=ctx.state, warnings=ctx.warnings)
+    outcome = Outcome(ctx.source_id, state=ctx.state, warnings=ctx.warnings, removed=ctx.removed)
     try:
         items = await READERS[config.type].read(config, ctx)
         # every source type's items pass here: the one place they are normalised
@@ -245,6 +246,7 @@ def _save(store: Store, outcomes: list[Outcome], report: RunReport, now: datetim
     """Items and fetch state in one transaction, so validators never outlive their items."""
     with store.session() as session:
         counts = _store_items(session, [o for o in outcomes if o.error is None], now)
+        _remove_deleted(session, [o for o in outcomes if o.error is None])
         report.items_new += counts["new"]
         report.items_updated += counts["updated"]
         # One query for all rows: a get() per source would flush (one INSERT) each time.
@@ -272,6 +274,19 @@ def _save(store: Store, outcomes: list[Outcome], report: RunReport, now: datetim
             row.etag = outcome.state.get("etag")
             row.last_modified = outcome.state.get("last_modified")
             row.cursor = outcome.state.get("cursor") or None
+
+
+def _remove_deleted(session: Session, outcomes: list[Outcome]) -> None:
+    """Items deleted at their origin (a deleted post) leave the store: editions built
+    from now on never show them (a frozen edition keeps what it was sent with)."""
+    for outcome in outcomes:
+        for start in range(0, len(outcome.removed), 500):
+            chunk = outcome.removed[start : start + 500]
+            session.execute(
+                delete(ItemRow).where(
+                    ItemRow.source_id == outcome.source_id, ItemRow.guid.in_(chunk)
+                )
+            )
 
 
 def _store_items(session: Session, outcomes: list[Outcome], now: datetime) -> dict[str, int]:

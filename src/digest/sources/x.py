@@ -11,6 +11,7 @@ collect shows what it would cost.
 from __future__ import annotations
 
 import html
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from digest.errors import ConfigError, SourceError
 from digest.models import Item, Media, Origin, SocialPost
 from digest.sanitize import sanitize_html
 from digest.sources.base import SourceContext, register
-from digest.sources.bluesky import reset_time, short_title
+from digest.sources.bluesky import failed_accounts, reset_time, short_title
 from digest.sources.http import FetchError, bounded_body
 
 API = "https://api.x.com/2"
@@ -79,10 +80,13 @@ class XReader:
             raise SourceError(ctx.source_id, "; ".join(exc.problems)) from None
         api = XApi(ctx, token)
         items: list[Item] = []
+        failed = failed_accounts(ctx)
+        failed.clear()
         for account in config.accounts:
             try:
                 items.extend(await self._account(config, account.handle, account.origin, api, ctx))
             except SourceError as exc:
+                failed[account.handle] = exc.message
                 ctx.warn(f"@{account.handle}: {exc.message}")
         return items
 
@@ -196,7 +200,6 @@ def _item(
     url = f"https://x.com/{username}/status/{tweet_id}"
     text, summary = _text_and_html(tweet)
     created = _time(tweet.get("created_at")) or ctx.now
-    avatar = author.get("profile_image_url")
     return Item(
         source_id=ctx.source_id,
         guid=tweet_id,
@@ -208,16 +211,83 @@ def _item(
         author=name,
         tags=config.tags,
         media=_media(tweet, media),
-        post=SocialPost(
-            "x",
-            url,
-            username,
-            name,
-            None,
-            avatar if isinstance(avatar, str) and avatar.startswith("https://") else None,
-            text,
-        ),
+        post=x_card(tweet, author, media, url),
     )
+
+
+def x_card(
+    tweet: dict[str, Any], author: dict[str, Any], media: dict[Any, dict[str, Any]], url: str
+) -> SocialPost:
+    """A post's card data from its entities, in the shape Bluesky cards use: text with
+    t.co links shown as their display URL, facets (byte offsets) for links, mentions and
+    hashtags, every image with its alt text."""
+    username = str(author.get("username") or url.split("/")[3])
+    avatar = author.get("profile_image_url")
+    text, facets = x_text_and_facets(tweet)
+    created = _time(tweet.get("created_at"))
+    return SocialPost(
+        "x",
+        url,
+        username,
+        str(author.get("name") or username),
+        None,
+        avatar if isinstance(avatar, str) and avatar.startswith("https://") else None,
+        text,
+        created_at=created.isoformat() if created else None,
+        facets=facets,
+        images=[{"url": m.url, "thumb": m.url, "alt": m.alt} for m in _media(tweet, media)],
+    )
+
+
+def x_text_and_facets(tweet: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The post's text (HTML entities X escapes undone, t.co links replaced by what X
+    shows, media links dropped) and facets for its links, mentions and hashtags.
+
+    Entities are found by their text from their start index on, not trusted by index
+    alone: X counts indices over its escaped text and in code points."""
+    source = html.unescape(str(tweet.get("text") or ""))
+    entities = tweet.get("entities") or {}
+    found: list[tuple[int, int, str, str, str]] = []  # start, end, shown, kind, value
+    for entity in entities.get("urls") or []:
+        short, expanded = entity.get("url"), entity.get("expanded_url")
+        if not (isinstance(short, str) and isinstance(expanded, str)):
+            continue
+        shown = "" if entity.get("media_key") else str(entity.get("display_url") or expanded)
+        if shown and not expanded.startswith(("https://", "http://")):
+            continue
+        found.append((*_locate(source, short, entity), shown, "link", expanded))
+    for entity in entities.get("mentions") or []:
+        name = entity.get("username")
+        if isinstance(name, str):
+            found.append((*_locate(source, "@" + name, entity), "@" + name, "mention", name))
+    for entity in (entities.get("hashtags") or []) + (entities.get("cashtags") or []):
+        tag = entity.get("tag")
+        if isinstance(tag, str):
+            found.append((*_locate(source, "#" + tag, entity), "#" + tag, "tag", tag))
+    out, facets, last, size = [], [], 0, 0
+    for start, end, shown, kind, value in sorted(f for f in found if f[0] >= 0):
+        if start < last:
+            continue
+        before = source[last:start]
+        out.append(before)
+        size += len(before.encode())
+        if shown:
+            facets.append(
+                {"start": size, "end": size + len(shown.encode()), "kind": kind, "value": value}
+            )
+            out.append(shown)
+            size += len(shown.encode())
+        last = end
+    out.append(source[last:])
+    return "".join(out).strip(), facets
+
+
+def _locate(text: str, needle: str, entity: dict[str, Any]) -> tuple[int, int]:
+    pattern = re.compile(re.escape(needle), re.IGNORECASE)
+    hint = entity.get("start")
+    match = pattern.search(text, max(0, int(hint) - 8)) if isinstance(hint, int) else None
+    match = match or pattern.search(text)
+    return (match.start(), match.end()) if match else (-1, -1)
 
 
 def _text_and_html(tweet: dict[str, Any]) -> tuple[str, str]:

@@ -227,6 +227,8 @@ class SocialPostRow(Base):
     url: Mapped[str | None] = mapped_column(String(1000))
     error: Mapped[str | None] = mapped_column(Text)
     posted_at: Mapped[datetime | None]
+    # when the part's first attempt began: a reconciled post must be newer (X duplicates)
+    attempted_at: Mapped[datetime | None]
 
 
 class RunRow(Base):
