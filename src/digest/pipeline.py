@@ -61,18 +61,27 @@ def collect_stage(
     now: datetime,
     transport: Any = None,
     cpu_pool: Executor | None = None,
+    renderer: Renderer | None = None,
 ) -> None:
     from digest.sources import collect
 
     collect(settings, store, report, transport=transport, now=now, cpu_pool=cpu_pool)
-    refresh_drafts(settings, store, report, now)
+    refresh_drafts(settings, store, report, now, renderer)
 
 
-def refresh_drafts(settings: Settings, store: Store, report: RunReport, now: datetime) -> None:
+def refresh_drafts(
+    settings: Settings,
+    store: Store,
+    report: RunReport,
+    now: datetime,
+    renderer: Renderer | None = None,
+) -> None:
     """A collect landed: each newsletter's next edition exists as a draft once it has
     anything to show, and every draft is recomposed (the staff's edits kept)."""
     from digest.draft import due, ensure_draft, recompose_drafts
+    from digest.render import Renderer
 
+    renderer = renderer or Renderer(settings)
     for newsletter_id in settings.newsletters:
         try:
             ensure_draft(
@@ -82,10 +91,11 @@ def refresh_drafts(settings: Settings, store: Store, report: RunReport, now: dat
                 due(settings, store, newsletter_id, now).period,
                 now=now,
                 actor="collect",
+                renderer=renderer,
             )
         except DigestError as exc:
             report.warn(f"{newsletter_id}: draft not refreshed: {exc}")
-    recompose_drafts(settings, store, now)
+    recompose_drafts(settings, store, now, renderer)
 
 
 def email_channels(settings: Settings, newsletter_id: str) -> list[str]:
@@ -99,7 +109,12 @@ def social_channels(settings: Settings, newsletter_id: str) -> list[str]:
 
 
 def deliver_stage(
-    settings: Settings, store: Store, edition: Edition, report: RunReport, now: datetime
+    settings: Settings,
+    store: Store,
+    edition: Edition,
+    report: RunReport,
+    now: datetime,
+    renderer: Renderer | None = None,
 ) -> None:
     """Send the edition by email, unless it still waits for approval."""
     from digest import lifecycle
@@ -114,7 +129,14 @@ def deliver_stage(
     needs_approval = settings.newsletters[edition.newsletter].approval is not None
     if status == lifecycle.EditionStatus.DRAFT and not needs_approval:
         # no approval configured: the run at the send time approves (freezes) it
-        approve(settings, store, edition.id, actor="schedule (no approval required)", now=now)
+        approve(
+            settings,
+            store,
+            edition.id,
+            actor="schedule (no approval required)",
+            now=now,
+            renderer=renderer,
+        )
     elif status in lifecycle.WAITING or status == lifecycle.EditionStatus.CANCELLED:
         report.warn(f"edition {edition.id} is {status}: waiting for approval, not sent")
         return
@@ -188,7 +210,7 @@ def run_newsletter(
     store = store or open_store(settings.store.url)
     try:
         if collect:
-            collect_stage(settings, store, report, now, transport)
+            collect_stage(settings, store, report, now, transport, renderer=renderer)
         period = period or current_period(settings, newsletter_id, now)
         edition = build_edition(settings, store, newsletter_id, period, now=now, renderer=renderer)
         if edition is None:
@@ -198,7 +220,7 @@ def run_newsletter(
         report.outputs["edition"] = f"{newsletter_id} #{edition.id} ({period.key})"
         roster_stage(settings, store, edition, report)
         if deliver:  # approves (freezes) it first when no approval is configured
-            deliver_stage(settings, store, edition, report, now)
+            deliver_stage(settings, store, edition, report, now, renderer)
         site_stage(settings, store, newsletter_id, report, renderer)
         if post:
             post_stage(settings, store, edition, report, renderer=renderer)
