@@ -136,6 +136,10 @@ class FeedSource(Strict):
     path: Path | None = None
     origin: OriginConfig
     tags: tuple[str, ...] = ()
+    # An item's excerpt: its first real paragraph(s), cut at a sentence or word under this.
+    excerpt_chars: int = Field(default=400, ge=80, le=5000)
+    # The newest entries read per collect; the rest are counted in the report as skipped.
+    max_entries: int = Field(default=500, ge=1, le=100_000)
 
 
 class CuratedSource(Strict):

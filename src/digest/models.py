@@ -236,6 +236,10 @@ class RunReport:
     failed: int = 0
     suppressed: int = 0
     posts: int = 0
+    # Per source, entries left out (too old, duplicate, over max_entries) or dated when
+    # first seen (no date), by reason; and the start of the collect's window.
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    collected_since: str | None = None
     warnings: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # what was written, and where
 

@@ -264,11 +264,20 @@ def _save(store: Store, outcomes: list[Outcome], report: RunReport, now: datetim
                 row.status, row.error = "error", outcome.error
                 continue
             report.sources_read += 1
+            _report_skipped(report, outcome)
             row.status = str(outcome.state.get("status", "ok"))
             row.error = None
             row.etag = outcome.state.get("etag")
             row.last_modified = outcome.state.get("last_modified")
             row.cursor = outcome.state.get("cursor") or None
+
+
+def _report_skipped(report: RunReport, outcome: Outcome) -> None:
+    """What a reader left out, and why (readers put it in their state)."""
+    skipped = outcome.state.get("skipped")
+    if skipped:
+        report.skipped[outcome.source_id] = dict(skipped)
+        report.collected_since = outcome.state.get("since") or report.collected_since
 
 
 def _store_items(session: Session, outcomes: list[Outcome], now: datetime) -> dict[str, int]:
