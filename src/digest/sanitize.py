@@ -68,7 +68,8 @@ JUNK_LINKS = re.compile(
     r"linkedin\.com/(shareArticle|sharing/|cws/share)|pinterest\.com/pin/create|"
     r"reddit\.com/submit|tumblr\.com/(share|widgets/share)|addtoany\.com|sharethis\.com|"
     r"api\.whatsapp\.com/send|telegram\.me/share|t\.me/share|getpocket\.com/save|"
-    r"bsky\.app/intent/|/share\?|[?&]share=(facebook|twitter|email|linkedin|reddit|print))",
+    r"bsky\.app/intent/|/share\?|[?&]share=(facebook|twitter|email|linkedin|reddit|print)|"
+    r"[?&]action=share\b)",
     re.IGNORECASE,
 )
 # Query parameters that only tell the publisher where a click came from.
@@ -77,13 +78,17 @@ TRACKING_PARAMS = re.compile(
     r"igshid|ref_src|wt\.mc_id|__s|vero_id|oly_enc_id|oly_anon_id|rss_source)$",
     re.IGNORECASE,
 )
-# Medium's `?source=rss----…`, WordPress's `?source=rss`, FeedBurner's `?rss=1`.
-TRACKING_VALUES = re.compile(r"^(source=rss[^&]*|rss=1|ref=rss[^&]*|from=rss[^&]*)$", re.I)
+# Medium's `?source=rss----…` and `?source=post_page---…`, WordPress's `?source=rss`,
+# FeedBurner's `?rss=1`.
+TRACKING_VALUES = re.compile(
+    r"^(source=(rss|post_page)[^&]*|rss=1|ref=rss[^&]*|from=rss[^&]*)$", re.IGNORECASE
+)
 COLUMN_PX = 600  # the email's content width: wider images lose their fixed size
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _ANCHOR = re.compile(r'<a href="([^"]*)"[^>]*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
 _EMPTY_BLOCK = re.compile(
-    r"<(p|div|span|figure|li|ul|ol|strong|em|b|i|small)>(?:\s|&nbsp;|\u00a0|<br>|\|)*</\1>"
+    r"<(p|div|span|figure|li|ul|ol|strong|em|b|i|small|h[1-6]|a)(?: [^>]*)?>"
+    r"(?:\s|&nbsp;|\u00a0|<br>|\|)*</\1>"
 )
 _HIDDEN_STYLE = re.compile(
     r"(display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(\.0*)?\s*(;|$)|"
@@ -115,7 +120,7 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
         cleaned = _IMG.sub(_keep_image, cleaned)
     if "<a " in cleaned:
         cleaned = _ANCHOR.sub(_keep_link, cleaned)
-    return _drop_empty_blocks(cleaned).strip()
+    return drop_empty_blocks(cleaned).strip()
 
 
 def strip_tracking(url: str) -> str:
@@ -243,10 +248,10 @@ def _keep_link(match: re.Match[str]) -> str:
     return "" if is_junk_link(unescape(match.group(1))) else match.group(0)
 
 
-def _drop_empty_blocks(html: str) -> str:
+def drop_empty_blocks(html: str) -> str:
     """Wrappers left empty once their pixel or share links are gone."""
     previous = None
-    while previous != html and "></" in html:
+    while previous != html:
         previous, html = html, _EMPTY_BLOCK.sub("", html)
     return html
 

@@ -13,17 +13,20 @@ import re
 from typing import Any
 
 from digest.models import Media
-from digest.sanitize import strip_tracking
+from digest.sanitize import drop_empty_blocks, strip_tracking
 
 IMAGE_EXTENSIONS = re.compile(r"\.(jpe?g|png|gif|webp|avif)(\?|$)", re.IGNORECASE)
 NOT_IMAGES = re.compile(r"(youtube(-nocookie)?\.com/(v|embed)/|\.swf(\?|$))", re.IGNORECASE)
 # WordPress serves one upload at many sizes: photo-300x200.jpg, photo-scaled.jpg.
 _SIZE_SUFFIX = re.compile(r"-(\d+x\d+|scaled|e\d{10,})(?=\.\w+$)")
 _IMG_TAG = re.compile(r'<img\b[^>]*\bsrc="([^"]*)"[^>]*>', re.IGNORECASE)
+# What held the lead image once it is gone: an empty link, a figure left with a caption.
 _EMPTY_FIGURE = re.compile(
-    r"<(figure|p|a[^>]*)>\s*(<figcaption>\s*</figcaption>)?\s*</(figure|p|a)>"
+    r"<(figure|p|a[^>]*)>\s*(<figcaption>.*?</figcaption>)?\s*</(figure|p|a)>", re.DOTALL
 )
+_LEADING_BREAKS = re.compile(r"^(\s|<br>)+")
 THUMBNAIL_PX = 300  # a picture narrower than this is a thumbnail, not a lead image
+ICON_PX = 120  # narrower still: an avatar or icon (GitHub's 30 px, Blogger's 72 px)
 
 
 def xml_media(entry: Any) -> tuple[Media, ...]:
@@ -35,8 +38,11 @@ def xml_media(entry: Any) -> tuple[Media, ...]:
     for key in ("media_content", "media_thumbnail"):
         for media in entry.get(key, []):
             url = str(media.get("url") or "")
+            width = _width(media.get("width"))
+            if width is not None and width < ICON_PX:
+                continue
             if url and _is_image(media, url, thumbnail=key == "media_thumbnail"):
-                found.append((Media(url), _width(media.get("width"))))
+                found.append((Media(url), width))
     podcast = entry.get("image") or {}
     if isinstance(podcast, dict) and podcast.get("href"):
         found.append((Media(str(podcast["href"])), None))
@@ -84,6 +90,17 @@ def unique_media(media: list[Media]) -> tuple[Media, ...]:
     return tuple(seen.values())
 
 
+def first_image(body: str) -> tuple[Media, ...]:
+    """The body's first picture as the lead image, when the feed names none (Tumblr
+    photo posts, Blogger, WordPress without Media RSS); sanitized HTML, so tracking
+    pixels are already gone."""
+    match = _IMG_TAG.search(body)
+    if not match or not match.group(1).startswith(("http://", "https://")):
+        return ()
+    alt = re.search(r'\balt="([^"]*)"', match.group(0))
+    return (Media(html.unescape(match.group(1)), html.unescape(alt.group(1)) if alt else ""),)
+
+
 def same_picture(a: str, b: str) -> bool:
     """Two addresses of one picture (another size of the same upload, another scheme)."""
     return _picture_key(a) == _picture_key(b)
@@ -104,7 +121,8 @@ def drop_lead_image_from(body: str, media: tuple[Media, ...]) -> str:
     def keep(match: re.Match[str]) -> str:
         return "" if same_picture(match.group(1), lead) else match.group(0)
 
-    return _EMPTY_FIGURE.sub("", _IMG_TAG.sub(keep, body)).strip()
+    rest = drop_empty_blocks(_EMPTY_FIGURE.sub("", _IMG_TAG.sub(keep, body)))
+    return _LEADING_BREAKS.sub("", rest).strip()
 
 
 def audio_enclosure(entry: Any) -> dict[str, str] | None:

@@ -13,7 +13,7 @@ import html
 import re
 from collections.abc import Iterable
 
-from digest.sanitize import plain_text
+from digest.sanitize import drop_empty_blocks, plain_text, strip_tracking
 
 TITLE_CHARS = 80
 # A paragraph that is the feed's furniture, not the story.
@@ -24,7 +24,8 @@ BOILERPLATE = re.compile(
     r"related( posts| stories)?:?|filed under\b.*|tags?:.*|posted in\b.*|"
     r"(this|the) (entry|article|post) was (posted|published)\b.*|"
     r"view (this )?(post|video|photo)s? on\b.*|\[?(…|\.\.\.|&hellip;)\]?|"
-    r"(photo|image|video) (credit|courtesy)?:.*|advertisement|sponsored)$",
+    r"(photo|image|video) (credit|courtesy)?:.*|advertisement|sponsored|share|subscribe|"
+    r"thanks for reading\b.{0,120}\bsubscribe\b.*|subscribe (now|for free|to)\b.*)$",
     re.IGNORECASE,
 )
 # Inline furniture at the end of a paragraph: WordPress's " […] Continue reading →".
@@ -34,6 +35,18 @@ TRAILING = re.compile(
 )
 SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]?(?=\s|$)")
 _ENTITY = re.compile(r"&(#\d+|#x[0-9a-f]+|[a-z][a-z0-9]{1,7});", re.IGNORECASE)
+# Placeholders some services put where a post has no title (Tumblr's photo posts).
+PLACEHOLDER_TITLES = frozenset(
+    {"photo", "video", "audio", "quote", "link", "chat", "untitled", "(untitled)", "no title"}
+)
+# Blocks that are not the story's prose: headings, code, captions, tables.
+_NOT_PROSE = re.compile(r"<(h[1-6]|pre|figcaption|table)\b.*?</\1>", re.IGNORECASE | re.DOTALL)
+_BLOCK_NAMES = "p|div|h[1-6]|li|ul|ol|figure|table|blockquote|section"
+# A block holding no other block: its text can be judged alone.
+_LEAF_BLOCK = re.compile(
+    rf"<(p|h[1-6]|li|div|span)>((?:(?!<(?:{_BLOCK_NAMES})\b).)*?)</\1>", re.IGNORECASE | re.DOTALL
+)
+_URL = re.compile(r"https?://[^\s<>\"']+")
 
 
 def clean_title(value: str, is_html: bool) -> str:
@@ -42,12 +55,14 @@ def clean_title(value: str, is_html: bool) -> str:
     text = plain_text(value) if is_html else " ".join(value.split())
     if _ENTITY.search(text):
         text = " ".join(plain_text(html.unescape(text)).split())
-    return text
+    return "" if text.casefold() in PLACEHOLDER_TITLES else text
 
 
 def title_from_text(text_html: str, limit: int = TITLE_CHARS) -> str:
-    """A headline for a post without one: its first sentence, or its first words."""
-    paragraphs = real_paragraphs(text_html)
+    """A headline for a post without one: its first sentence, or its first words
+    (addresses left out: a bare link is not a headline)."""
+    words = (" ".join(_URL.sub("", p).split()) for p in real_paragraphs(text_html))
+    paragraphs = [p for p in words if len(p.strip(" .,:;-–—")) > 1]
     if not paragraphs:
         return ""
     first = paragraphs[0]
@@ -57,21 +72,45 @@ def title_from_text(text_html: str, limit: int = TITLE_CHARS) -> str:
     return cut(first, limit)
 
 
-def real_paragraphs(text_html: str) -> list[str]:
-    """The text's paragraphs without the feed's furniture."""
+def real_paragraphs(text_html: str, title: str = "") -> list[str]:
+    """The text's prose paragraphs, without the feed's furniture, headings, code,
+    captions, or a repeat of the title (Drupal prints it again in the description)."""
     found = []
-    for paragraph in plain_text(text_html, paragraphs=True).split("\n\n"):
-        text = TRAILING.sub("", paragraph).strip()
-        if text and not BOILERPLATE.match(text):
+    prose = _NOT_PROSE.sub("\n\n", text_html) if "<" in text_html else text_html
+    for paragraph in plain_text(prose, paragraphs=True).split("\n\n"):
+        text = strip_tracking_in_text(TRAILING.sub("", paragraph).strip())
+        if text and not BOILERPLATE.match(text) and text.casefold() != title.casefold():
             found.append(text)
     return found
 
 
-def excerpt_paragraphs(text_html: str, limit: int, strip_leads: Iterable[str] = ()) -> list[str]:
+def strip_tracking_in_text(text: str) -> str:
+    """Web addresses written in the text, without their tracking parameters."""
+    return _URL.sub(lambda m: strip_tracking(m.group(0)), text) if "http" in text else text
+
+
+def strip_boilerplate(body: str, title: str = "") -> str:
+    """The body without its furniture blocks ("The post … appeared first on …",
+    "Share this:", "Thanks for reading … Subscribe") or a repeat of the title."""
+    if not body:
+        return body
+    folded = title.casefold()
+
+    def keep(match: re.Match[str]) -> str:
+        text = TRAILING.sub("", plain_text(match.group(2))).strip()
+        junk = text and (BOILERPLATE.match(text) or text.casefold() == folded)
+        return "" if junk else match.group(0)
+
+    return drop_empty_blocks(_LEAF_BLOCK.sub(keep, body)).strip()
+
+
+def excerpt_paragraphs(
+    text_html: str, limit: int, strip_leads: Iterable[str] = (), title: str = ""
+) -> list[str]:
     """The first real paragraph(s) of ``text_html``, at most ``limit`` characters in all:
     whole paragraphs while they fit, else the first one cut at its last sentence (or
     word) under the limit."""
-    paragraphs = strip_lead_sentences(real_paragraphs(text_html), strip_leads)
+    paragraphs = strip_lead_sentences(real_paragraphs(text_html, title), strip_leads)
     chosen: list[str] = []
     used = 0
     for paragraph in paragraphs:
@@ -84,11 +123,13 @@ def excerpt_paragraphs(text_html: str, limit: int, strip_leads: Iterable[str] = 
     return chosen
 
 
-def excerpt_html(text_html: str, limit: int, strip_leads: Iterable[str] = ()) -> str:
+def excerpt_html(
+    text_html: str, limit: int, strip_leads: Iterable[str] = (), title: str = ""
+) -> str:
     """``excerpt_paragraphs`` as escaped ``<p>`` paragraphs ("" when there is no text)."""
     return "".join(
         f"<p>{html.escape(p, quote=False)}</p>"
-        for p in excerpt_paragraphs(text_html, limit, strip_leads)
+        for p in excerpt_paragraphs(text_html, limit, strip_leads, title)
     )
 
 

@@ -27,7 +27,7 @@ import feedparser.urls
 
 from digest.config import FeedSource
 from digest.errors import SourceError
-from digest.models import Item
+from digest.models import Item, Media
 from digest.sanitize import plain_text, sanitize_html, strip_tracking
 from digest.sources.base import SourceContext, register
 from digest.sources.entries import merge_tags, origin_of, read_bytes
@@ -35,16 +35,23 @@ from digest.sources.feed_dates import UntrustedDate, entry_date, strict_date
 from digest.sources.feed_media import (
     audio_enclosure,
     drop_lead_image_from,
+    first_image,
     json_media,
     listen_link,
     xml_media,
 )
-from digest.sources.feed_text import clean_title, excerpt_html, title_from_text
+from digest.sources.feed_text import (
+    clean_title,
+    excerpt_html,
+    strip_boilerplate,
+    title_from_text,
+)
 from digest.store.items import UNDATED as UNDATED_MARK  # dated when first seen
 
 JSON_TYPES = ("application/feed+json", "application/json")
 # Skip reasons, as the run report names them.
-TOO_OLD, DUPLICATE, UNDATED, OVER_CAP = "too old", "duplicate", "no date", "over max_entries"
+TOO_OLD, DUPLICATE, UNDATED = "too old", "duplicate", "no date"
+OVER_CAP, INCOMPLETE = "over max_entries", "incomplete"
 
 
 def _memoize_feedparser_urljoin() -> None:
@@ -266,17 +273,16 @@ def _xml_item(entry: Any, job: FeedJob) -> Item | None:
     description = sanitize_html(
         _html_of(entry.get("summary_detail"), plain=is_video), base_url=base
     )
-    limit = job.config.excerpt_chars
-    if not body and len(plain_text(description)) > limit:
-        body = description  # a whole article in the description (Drupal and others)
-    media = xml_media(entry)
-    body = drop_lead_image_from(body, media)
-    summary = excerpt_html(description or body, limit)
     title = clean_title(str(entry.get("title", "")), _is_html(entry.get("title_detail")))
-    if not (title or link or entry.get("id") or plain_text(summary + body) or media):
-        return None  # nothing to show or to know it by (a cut-off <item>)
+    if not (link or entry.get("id") or plain_text(description + body)):
+        job.skipped[INCOMPLETE] += 1  # a cut-off <item> (a truncated feed)
+        return None
+    media = xml_media(entry) or first_image(body or description)
+    # Without content:encoded the description is the post (often a whole article).
+    body = strip_boilerplate(drop_lead_image_from(body or description, media), title)
+    summary = excerpt_html(description or body, job.config.excerpt_chars, title=title)
     where = f"entry '{title or link or entry.get('id', '?')}'"
-    title = title or _untitled(description or body, job)
+    title = title or _untitled(description or body, media, job)
     guid = str(entry.get("id") or link or _hash_guid(title + plain_text(summary)))
     extra: dict[str, Any] = {}
     audio = audio_enclosure(entry)
@@ -333,10 +339,11 @@ def _is_html(detail: Any) -> bool:
     return bool(detail) and detail.get("type") != "text/plain"
 
 
-def _untitled(text_html: str, job: FeedJob) -> str:
+def _untitled(text_html: str, media: tuple[Media, ...], job: FeedJob) -> str:
     """A headline for a post without one (Bluesky, Mastodon, Tumblr photos): its first
-    sentence, never its URL."""
-    return title_from_text(text_html) or f"A post from {job.config.origin.name}"
+    sentence, else its picture's description, never its URL."""
+    alt = media[0].alt.strip() if media else ""
+    return title_from_text(text_html) or alt or f"A post from {job.config.origin.name}"
 
 
 def _html_of(detail: Any, plain: bool = False) -> str:
@@ -344,8 +351,8 @@ def _html_of(detail: Any, plain: bool = False) -> str:
     if not detail or not detail.get("value"):
         return ""
     value = str(detail["value"])
-    if plain or detail.get("type") == "text/plain":
-        return text_to_html(value)
+    if plain or detail.get("type") == "text/plain" or "<" not in value:
+        return text_to_html(value)  # plain words in an RSS description, too
     return value
 
 
@@ -404,14 +411,14 @@ def _json_item(entry: dict[str, Any], feed_authors: str | None, job: FeedJob) ->
     body = sanitize_html(str(entry.get("content_html") or ""), base_url=page or base)
     if not body and entry.get("content_text"):
         body = text_to_html(str(entry["content_text"]))
-    media = json_media(entry)
-    body = drop_lead_image_from(body, media)
+    title = clean_title(str(entry.get("title") or ""), True)
+    media = json_media(entry) or first_image(body)
+    body = strip_boilerplate(drop_lead_image_from(body, media), title)
     limit = job.config.excerpt_chars
     given = text_to_html(str(entry["summary"])) if entry.get("summary") else ""
-    summary = excerpt_html(given or body, limit)
-    title = clean_title(str(entry.get("title") or ""), True)
+    summary = excerpt_html(given or body, limit, title=title)
     where = f"JSON Feed item '{title or guid}'"
-    title = title or _untitled(given or body, job)
+    title = title or _untitled(given or body, media, job)
     found, problem = _json_time(entry)
     return Item(
         source_id=job.source_id,
