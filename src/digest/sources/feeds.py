@@ -49,6 +49,7 @@ from digest.sources.feed_text import (
 from digest.store.items import UNDATED as UNDATED_MARK  # dated when first seen
 
 JSON_TYPES = ("application/feed+json", "application/json")
+TEXT_URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 # Skip reasons, as the run report names them.
 TOO_OLD, DUPLICATE, UNDATED = "too old", "duplicate", "no date"
 OVER_CAP, INCOMPLETE = "over max_entries", "incomplete"
@@ -289,6 +290,7 @@ def _xml_item(entry: Any, job: FeedJob) -> Item | None:
     if audio:
         extra["audio"] = audio
         summary += listen_link(audio)
+        body += listen_link(audio)
     found, problem = entry_date(entry)
     if found is None:
         extra[UNDATED_MARK] = True
@@ -357,13 +359,24 @@ def _html_of(detail: Any, plain: bool = False) -> str:
 
 
 def text_to_html(value: str) -> str:
-    """Plain text as paragraphs (blank lines) and line breaks (single newlines)."""
+    """Plain text as paragraphs (blank lines) and line breaks (single newlines), its
+    web addresses made links (without their tracking parameters)."""
     paragraphs = (p.strip() for p in value.replace("\r\n", "\n").split("\n\n"))
     return "".join(
-        "<p>" + "<br>".join(html.escape(line.strip()) for line in p.split("\n")) + "</p>"
+        "<p>" + "<br>".join(_linked(line.strip()) for line in p.split("\n")) + "</p>"
         for p in paragraphs
         if p
     )
+
+
+def _linked(line: str) -> str:
+    out, last = [], 0
+    for match in TEXT_URL.finditer(line):
+        url = html.escape(strip_tracking(match.group(0)))
+        out.append(html.escape(line[last : match.start()]))
+        out.append(f'<a href="{url}" rel="noopener noreferrer">{url}</a>')
+        last = match.end()
+    return "".join(out) + html.escape(line[last:])
 
 
 def _hash_guid(text: str) -> str:
