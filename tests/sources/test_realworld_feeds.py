@@ -11,11 +11,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from digest.models import Item
-from digest.sanitize import plain_text
-from digest.store import Store
-from digest.store.items import items_between
 from tests.sources.realworld import (
     CASES,
     FIRST_SEEN,
@@ -24,6 +19,11 @@ from tests.sources.realworld import (
     Case,
     render,
 )
+
+from digest.models import Item
+from digest.sanitize import plain_text
+from digest.store import Store
+from digest.store.items import items_between
 
 WINDOW = (FIRST_SEEN.replace(year=2026, month=1, day=1), FIRST_SEEN.replace(year=2027))
 IMG_WIDTH = re.compile(r'<img\b[^>]*\bwidth="(\d+)', re.IGNORECASE)

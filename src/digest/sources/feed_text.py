@@ -19,7 +19,8 @@ TITLE_CHARS = 80
 # A paragraph that is the feed's furniture, not the story.
 BOILERPLATE = re.compile(
     r"^(the post .{1,300} appeared first on .{1,200}|continue reading\b.*|read more\b.*|"
-    r"read the (full|rest of the|whole) (story|article|post|piece)\b.*|click here to (read|continue)\b.*|"
+    r"read the (full|rest of the|whole) (story|article|post|piece)\b.*|"
+    r"click here to (read|continue)\b.*|"
     r"(share|like) this( post| story| article)?:?.*|share on\b.*|tweet( this)?|"
     r"related( posts| stories)?:?|filed under\b.*|tags?:.*|posted in\b.*|"
     r"(this|the) (entry|article|post) was (posted|published)\b.*|"
