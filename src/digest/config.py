@@ -8,6 +8,7 @@ comms officer reads what to fix instead of a traceback. Secrets are only ever
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -203,6 +204,20 @@ class Selection(Strict):
     sources: tuple[str, ...] = ()
     kinds: tuple[OriginKind, ...] = ()
     tags: tuple[str, ...] = ()
+    # Series posts: titles starting with one of these (case-insensitive), or matching
+    # this regular expression, e.g. "^Service & Solidarity Spotlight:".
+    title_prefixes: tuple[str, ...] = ()
+    title_pattern: str | None = None
+
+    @field_validator("title_pattern")
+    @classmethod
+    def _check_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
 
 
 class FormatConfig(Strict):
@@ -218,6 +233,9 @@ class FormatConfig(Strict):
     per_group_limit: int | None = None
     data: Path | None = None  # rotation/political: the curated data file
     call_to_action: str | None = None
+    # A series' boilerplate opening sentence(s), dropped from the start of each
+    # excerpt and story ("Working people across the United States regularly step up…").
+    strip_lead: tuple[str, ...] = ()
 
 
 class Approval(Strict):

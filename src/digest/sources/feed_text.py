@@ -141,11 +141,31 @@ def strip_lead_sentences(paragraphs: list[str], leads: Iterable[str]) -> list[st
     if not wanted or not paragraphs:
         return paragraphs
     first = paragraphs[0]
-    for lead in wanted:
-        if " ".join(first.split()).casefold().startswith(lead):
-            rest = _after(first, len(lead)).lstrip(" .,;:—–-")
-            return ([rest] if rest else []) + paragraphs[1:]
-    return paragraphs
+    stripped = True
+    while stripped and first:  # the leads may be given one sentence each
+        stripped = False
+        for lead in wanted:
+            if " ".join(first.split()).casefold().startswith(lead):
+                first = _after(first, len(lead)).lstrip(" .,;:—–-")
+                stripped = True
+    return ([first] if first else []) + paragraphs[1:]
+
+
+_FIRST_PARAGRAPH = re.compile(r"<p>([^<]*)</p>")
+
+
+def strip_lead_html(text_html: str, leads: Iterable[str]) -> str:
+    """``strip_lead_sentences`` on HTML: the known lead is dropped from the first
+    paragraph when that paragraph is plain words (an excerpt always is)."""
+    match = _FIRST_PARAGRAPH.search(text_html)
+    if not match or plain_text(text_html[: match.start()]):
+        return text_html
+    words = html.unescape(match.group(1))
+    kept = strip_lead_sentences([words], leads)
+    if kept == [words]:
+        return text_html
+    paragraph = f"<p>{html.escape(kept[0], quote=False)}</p>" if kept else ""
+    return text_html[: match.start()] + paragraph + text_html[match.end() :]
 
 
 def _after(text: str, normalized_length: int) -> str:
