@@ -84,6 +84,7 @@ TRACKING_VALUES = re.compile(
     r"^(source=(rss|post_page)[^&]*|rss=1|ref=rss[^&]*|from=rss[^&]*)$", re.IGNORECASE
 )
 COLUMN_PX = 600  # the email's content width: wider images lose their fixed size
+PRE_STYLE = "white-space:pre-wrap;word-wrap:break-word;overflow-wrap:anywhere"
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _ANCHOR = re.compile(r'<a href="([^"]*)"[^>]*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
 _EMPTY_BLOCK = re.compile(
@@ -213,6 +214,8 @@ _CLEANER = nh3.Cleaner(
     strip_comments=True,
     url_relative=_resolve_relative,
     attribute_filter=_filter_attribute,
+    # Code blocks wrap inside the column instead of widening the email on a phone.
+    set_tag_attribute_values={"pre": {"style": PRE_STYLE}},
 )
 
 

@@ -151,18 +151,34 @@ def first_image(media: Any) -> Any:
 def wrap(value: str | None, width: int = 72, prefix: str = "") -> str:
     """Wrap each paragraph to ``width``, every line starting with ``prefix``."""
     text = str(value or "")
-    if "\n\n" not in text:  # one paragraph: most excerpts and posts
+    if "\n" not in text:  # one paragraph of one line: most excerpts and posts
         flat = " ".join(text.split())
         if len(flat) <= width - len(prefix):  # fits on one line: many posts
             return prefix + flat if flat else ""
         return prefix + f"\n{prefix}".join(_line_pattern(width - len(prefix)).findall(flat))
-    line = _line_pattern(width - len(prefix))
     wrapped = (
-        prefix + f"\n{prefix}".join(line.findall(" ".join(words)))
-        for words in (p.split() for p in text.split("\n\n"))
-        if words
+        "\n".join(_wrap_lines(paragraph, width, prefix))
+        for paragraph in text.split("\n\n")
+        if paragraph.strip()
     )
     return f"\n{prefix.rstrip()}\n".join(wrapped)
+
+
+def _wrap_lines(paragraph: str, width: int, prefix: str) -> list[str]:
+    """A paragraph's lines, each wrapped on its own: line breaks and list items
+    ("- item", from html_to_text) stay as they were written; an item's wrapped
+    lines are indented under its text."""
+    out: list[str] = []
+    for line in paragraph.split("\n"):
+        words = line.split()
+        if not words:
+            continue
+        hang = "  " if words[0] == "-" else ""
+        pattern = _line_pattern(width - len(prefix) - len(hang))
+        pieces = pattern.findall(" ".join(words))
+        out.append(prefix + pieces[0])
+        out.extend(prefix + hang + piece for piece in pieces[1:])
+    return out
 
 
 @functools.lru_cache(maxsize=32)
