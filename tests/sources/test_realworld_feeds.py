@@ -127,3 +127,23 @@ def test_the_drupal_article_is_cut_to_an_excerpt_and_the_email_stays_small(
     html, _ = render(settings, [article] * 10)  # ten such stories in a list
 
     assert len(html.encode()) < 100_000  # under Gmail's clipping size
+
+
+def test_the_text_part_keeps_list_items_and_line_breaks(settings) -> None:
+    from dataclasses import replace
+
+    from tests.sources.realworld import utc
+
+    from digest.models import Origin
+
+    body = (
+        "<p>What we won:</p><ul><li>Heat breaks above 90 degrees</li>"
+        "<li>Water and shade at every site</li></ul><p>Signed,<br>The bargaining team</p>"
+    )
+    story = Item("s", "g", "https://u.example.org/win", "We won", Origin("U"), utc(19, 12))
+    _, text = render(settings, [replace(story, body=body, summary=body)])
+
+    assert "- Heat breaks above 90 degrees\n" in text
+    assert "- Water and shade at every site" in text
+    assert "Signed,\nThe bargaining team" in text
+    assert "> - Heat breaks above 90 degrees\n  > - Water" in text  # the list's excerpt too
