@@ -8,6 +8,7 @@ comms officer reads what to fix instead of a traceback. Secrets are only ever
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -135,6 +136,10 @@ class FeedSource(Strict):
     path: Path | None = None
     origin: OriginConfig
     tags: tuple[str, ...] = ()
+    # An item's excerpt: its first real paragraph(s), cut at a sentence or word under this.
+    excerpt_chars: int = Field(default=400, ge=80, le=5000)
+    # The newest entries read per collect; the rest are counted in the report as skipped.
+    max_entries: int = Field(default=500, ge=1, le=100_000)
 
 
 class CuratedSource(Strict):
@@ -201,6 +206,20 @@ class Selection(Strict):
     sources: tuple[str, ...] = ()
     kinds: tuple[OriginKind, ...] = ()
     tags: tuple[str, ...] = ()
+    # Series posts: titles starting with one of these (case-insensitive), or matching
+    # this regular expression, e.g. "^Service & Solidarity Spotlight:".
+    title_prefixes: tuple[str, ...] = ()
+    title_pattern: str | None = None
+
+    @field_validator("title_pattern")
+    @classmethod
+    def _check_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
 
 
 class FormatConfig(Strict):
@@ -216,6 +235,9 @@ class FormatConfig(Strict):
     per_group_limit: int | None = None
     data: Path | None = None  # rotation/political: the curated data file
     call_to_action: str | None = None
+    # A series' boilerplate opening sentence(s), dropped from the start of each
+    # excerpt and story ("Working people across the United States regularly step up…").
+    strip_lead: tuple[str, ...] = ()
 
 
 class Approval(Strict):

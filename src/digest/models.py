@@ -268,6 +268,10 @@ class RunReport:
     # grouped sections: {title: {"quiet": [who posted nothing], "failed": [who could not
     # be read]}} (digest.roster), for the editor to chase
     roster: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # Per source, entries left out (too old, duplicate, over max_entries) or dated when
+    # first seen (no date), by reason; and the start of the collect's window.
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    collected_since: str | None = None
     warnings: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # what was written, and where
 

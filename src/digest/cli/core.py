@@ -73,6 +73,8 @@ def print_report(report: RunReport) -> None:
         table.add_row(label, where)
     if table.row_count:
         console.print(table)
+    for line in skipped_lines(report):
+        console.print(line, highlight=False)
     for title, roster in report.roster.items():
         if roster.get("quiet"):
             console.print(
@@ -84,6 +86,22 @@ def print_report(report: RunReport) -> None:
             console.print(f"{title}: could not read {failure}", markup=False, emoji=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def skipped_lines(report: RunReport) -> list[str]:
+    """One line per source that left entries out: how many, and why."""
+    lines = []
+    for source_id, reasons in sorted(report.skipped.items()):
+        parts = []
+        for reason, count in sorted(reasons.items()):
+            if reason == "too old" and report.collected_since:
+                parts.append(f"{count} too old (before {report.collected_since})")
+            elif reason == "no date":
+                parts.append(f"{count} with no date (dated when first seen)")
+            else:
+                parts.append(f"{count} {reason}")
+        lines.append(f"source '{source_id}': " + ", ".join(parts))
+    return lines
 
 
 @app.command("check-config")

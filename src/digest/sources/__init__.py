@@ -269,6 +269,7 @@ def _save(store: Store, outcomes: list[Outcome], report: RunReport, now: datetim
                 row.status, row.error = "error", outcome.error
                 continue
             report.sources_read += 1
+            _report_skipped(report, outcome)
             row.status = str(outcome.state.get("status", "ok"))
             row.error = None
             row.etag = outcome.state.get("etag")
@@ -287,6 +288,14 @@ def _remove_deleted(session: Session, outcomes: list[Outcome]) -> None:
                     ItemRow.source_id == outcome.source_id, ItemRow.guid.in_(chunk)
                 )
             )
+
+
+def _report_skipped(report: RunReport, outcome: Outcome) -> None:
+    """What a reader left out, and why (readers put it in their state)."""
+    skipped = outcome.state.get("skipped")
+    if skipped:
+        report.skipped[outcome.source_id] = dict(skipped)
+        report.collected_since = outcome.state.get("since") or report.collected_since
 
 
 def _store_items(session: Session, outcomes: list[Outcome], now: datetime) -> dict[str, int]:
