@@ -10,14 +10,7 @@ from concurrent.futures import Executor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from digest.config import (
-    BlueskyChannel,
-    MaildirChannel,
-    Settings,
-    SmtpChannel,
-    SocialOutboxChannel,
-    XChannel,
-)
+from digest.config import EmailChannel, Settings, SocialChannel
 from digest.editions import build_edition
 from digest.errors import DigestError
 from digest.models import Edition, RunReport
@@ -26,9 +19,6 @@ from digest.timing import Period, period_ending
 
 if TYPE_CHECKING:
     from digest.render import Renderer
-
-EMAIL_CHANNELS = (MaildirChannel, SmtpChannel)
-SOCIAL_CHANNELS = (SocialOutboxChannel, BlueskyChannel, XChannel)
 
 
 def current_period(settings: Settings, newsletter_id: str, now: datetime) -> Period:
@@ -60,13 +50,11 @@ def collect_stage(
 
 
 def email_channels(settings: Settings, newsletter_id: str) -> list[str]:
-    names = settings.newsletters[newsletter_id].channels
-    return [n for n in names if isinstance(settings.channels[n], EMAIL_CHANNELS)]
+    return settings.channel_names(newsletter_id, EmailChannel)
 
 
 def social_channels(settings: Settings, newsletter_id: str) -> list[str]:
-    names = settings.newsletters[newsletter_id].channels
-    return [n for n in names if isinstance(settings.channels[n], SOCIAL_CHANNELS)]
+    return settings.channel_names(newsletter_id, SocialChannel)
 
 
 def deliver_stage(

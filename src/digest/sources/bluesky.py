@@ -65,6 +65,9 @@ def plan_note(config: BlueskySource) -> str:
 
 @register("bluesky")
 class BlueskyReader:
+    def describe(self, config: BlueskySource) -> str:
+        return plan_note(config)
+
     async def read(self, config: BlueskySource, ctx: SourceContext) -> list[Item]:
         api = Xrpc(config.service, ctx)
         accounts = await self._accounts(config, api, ctx)

@@ -68,6 +68,9 @@ def plan_note(config: XSource) -> str:
 
 @register("x")
 class XReader:
+    def describe(self, config: XSource) -> str:
+        return plan_note(config)
+
     async def read(self, config: XSource, ctx: SourceContext) -> list[Item]:
         if not config.enabled:
             ctx.warn(f"X collection is off (set enabled: true to opt in); it {cost_note(config)}")
