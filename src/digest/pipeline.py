@@ -16,6 +16,7 @@ from digest.errors import DigestError
 from digest.models import Edition, RunReport
 from digest.store import Store, open_store
 from digest.timing import Period, period_ending
+from digest.triggers import latest_send_time
 
 if TYPE_CHECKING:
     from digest.render import Renderer
@@ -27,8 +28,6 @@ def current_period(settings: Settings, newsletter_id: str, now: datetime) -> Per
     Periods follow the schedule, not the moment a command is typed, so running the
     same newsletter twice by hand resumes one edition instead of making a second.
     """
-    from digest.schedule.triggers import latest_send_time
-
     newsletter = settings.newsletters[newsletter_id]
     end = latest_send_time(newsletter, now)
     if end is None:

@@ -249,7 +249,7 @@ def run_one(
     settings: Settings, store: Store, name: str, now: datetime, runner: Runner
 ) -> RunReport:
     from digest.schedule import run_period
-    from digest.schedule.triggers import latest_send_time
+    from digest.triggers import latest_send_time
 
     fire = latest_send_time(settings.newsletters[name], now)
     if fire is None:

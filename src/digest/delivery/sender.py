@@ -16,12 +16,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from digest.channels.maildir import MaildirTransport
+from digest.channels.replies import Reply, Verdict, classify
 from digest.channels.smtp import SmtpTransport
 from digest.config import MaildirChannel, Settings, SmtpChannel
 from digest.delivery import ledger, tokens
 from digest.delivery.message import EditionContent, MessageTemplate, Outgoing
 from digest.delivery.ratelimit import RateLimiter
-from digest.delivery.replies import Reply, Verdict, classify
 from digest.delivery.transport import Transport
 from digest.errors import DigestError
 from digest.models import RunReport

@@ -21,7 +21,7 @@ from digest.models import Item
 class SourceContext:
     """What a reader gets for one source on one collect.
 
-    ``client`` is the safe, bounded HTTP client (see digest.sources.http); ``state`` is the
+    ``client`` is the safe, bounded HTTP client (see digest.http); ``state`` is the
     source's saved state (etag, last_modified, cursor), which the reader may update and
     which is saved after a successful read. ``warnings`` are added to the run report.
     ``cpu_pool``, when the collect has one, runs CPU-heavy pure functions (feed parsing)

@@ -21,10 +21,10 @@ import httpx
 
 from digest.config import BlueskySource, OriginConfig
 from digest.errors import SourceError
+from digest.http import FetchError, fetch
 from digest.models import Item, Media, Origin, SocialPost
 from digest.sanitize import sanitize_html
 from digest.sources.base import SourceContext, register
-from digest.sources.http import FetchError, fetch
 
 POST_TYPE = "app.bsky.feed.post"
 PAGE_SIZE = 100
