@@ -89,3 +89,13 @@ def test_there_is_no_import_cycle_between_units() -> None:
         }
     )
     assert cycles == []
+
+
+def test_delivery_draws_nothing() -> None:
+    """Progress goes out as events (SendProgress); the CLI draws them."""
+    for path in (SRC / "delivery").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert node.module.split(".")[0] != "rich", path.name
+            if isinstance(node, ast.Import):
+                assert all(a.name.split(".")[0] != "rich" for a in node.names), path.name

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from digest.channels.maildir import MaildirTransport
 from digest.channels.replies import Reply, Verdict, classify
@@ -105,7 +101,21 @@ class SendRun:
     max_attempts: int
     paused: str | None = None
     done: int = 0
-    progress: _Progress | None = field(default=None)
+    progress: _Tally | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class SendProgress:
+    """How far a send has got, reported after each batch for the caller to show
+    (``digest send`` draws a progress bar from it; delivery itself draws nothing)."""
+
+    total: int  # the edition's ledger rows
+    done: int  # rows no longer pending
+    settled_now: int  # rows this call has settled so far
+    seconds: float  # since this call began sending
+
+
+ProgressHook = Callable[[SendProgress], None]
 
 
 def send_edition(
@@ -116,8 +126,12 @@ def send_edition(
     *,
     channel: str | None = None,
     now: datetime | None = None,
+    on_progress: ProgressHook | None = None,
 ) -> None:
-    """Deliver every pending ledger row of the edition; see the module docs."""
+    """Deliver every pending ledger row of the edition; see the module docs.
+
+    ``on_progress`` is called with a SendProgress when sending starts and after each batch.
+    """
     clock = Clock(now)
     with store.session() as session:
         row = session.get(EditionRow, edition_id)
@@ -133,6 +147,7 @@ def send_edition(
         content = _prepare(settings, store, edition_id, clock, report)
         run = _make_run(settings, store, content, config, clock, owner)
         if run is not None:
+            run.progress = _Tally.start(run, on_progress) if on_progress else None
             run_coroutine(_deliver(run))
             _finish(store, run, report)
         _report_counts(store, edition_id, report)
@@ -223,12 +238,10 @@ def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
 
 async def _deliver(run: SendRun) -> None:
     await run.transport.open()
-    with _Progress.for_run(run) as progress:
-        run.progress = progress
-        try:
-            await _deliver_batches(run)
-        finally:
-            await run.transport.close()
+    try:
+        await _deliver_batches(run)
+    finally:
+        await run.transport.close()
 
 
 async def _deliver_batches(run: SendRun) -> None:
@@ -337,50 +350,30 @@ def _report_counts(store: Store, edition_id: int, report: RunReport) -> None:
     report.suppressed = counts.get("suppressed", 0)
 
 
-class _Progress:
-    """A progress bar with rate and ETA on an interactive terminal; silent otherwise."""
+class _Tally:
+    """Counts what a send has settled and reports it to the caller's hook."""
 
-    def __init__(self, bar: Progress | None, total: int) -> None:
-        self.bar = bar
-        self.task = bar.add_task("sending", total=total) if bar is not None else None
+    def __init__(self, hook: ProgressHook, total: int, done: int) -> None:
+        self.hook = hook
+        self.total = total
+        self.done = done
+        self.settled = 0
         self.started = time.monotonic()
-        self.count = 0
 
     @classmethod
-    def for_run(cls, run: SendRun) -> _Progress:
-        if not sys.stderr.isatty():
-            return cls(None, 0)
+    def start(cls, run: SendRun, hook: ProgressHook) -> _Tally:
         with run.store.session() as session:
             counts = ledger.counts(session, run.content.id)
         total = sum(counts.values())
-        bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        progress = cls(bar, total)
-        assert progress.task is not None
-        bar.update(progress.task, completed=total - counts.get("pending", 0), rate="")
-        return progress
-
-    def __enter__(self) -> _Progress:
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        tally = cls(hook, total, total - counts.get("pending", 0))
+        tally.advance(0)
+        return tally
 
     def advance(self, n: int) -> None:
-        self.count += n
-        if self.bar is None or self.task is None:
-            return
-        rate = self.count / max(1e-6, time.monotonic() - self.started)
-        self.bar.update(self.task, advance=n, rate=f"{rate:,.0f} msg/s")
+        self.done += n
+        self.settled += n
+        seconds = time.monotonic() - self.started
+        self.hook(SendProgress(self.total, self.done, self.settled, seconds))
 
 
 def send_test(
