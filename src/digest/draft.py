@@ -46,7 +46,7 @@ class Due:
 def due(settings: Settings, store: Store | None, newsletter_id: str, now: datetime) -> Due:
     """The next edition due: the latest send time if it passed less than the grace ago
     and its run has not finished, otherwise the next send time."""
-    from digest.schedule.triggers import latest_send_time, next_send_time
+    from digest.triggers import latest_send_time, next_send_time
 
     newsletter = settings.newsletters[newsletter_id]
     latest = latest_send_time(newsletter, now)
@@ -62,7 +62,7 @@ def due(settings: Settings, store: Store | None, newsletter_id: str, now: dateti
 
 def missed(settings: Settings, newsletter_id: str, now: datetime) -> Due | None:
     """The latest send time, if it is more than the grace in the past (a stale period)."""
-    from digest.schedule.triggers import latest_send_time
+    from digest.triggers import latest_send_time
 
     newsletter = settings.newsletters[newsletter_id]
     latest = latest_send_time(newsletter, now)

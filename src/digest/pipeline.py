@@ -10,25 +10,16 @@ from concurrent.futures import Executor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from digest.config import (
-    BlueskyChannel,
-    MaildirChannel,
-    Settings,
-    SmtpChannel,
-    SocialOutboxChannel,
-    XChannel,
-)
+from digest.config import EmailChannel, Settings, SocialChannel
 from digest.editions import build_edition
 from digest.errors import DigestError
 from digest.models import Edition, RunReport
 from digest.store import Store, open_store
 from digest.timing import Period, period_ending
+from digest.triggers import latest_send_time
 
 if TYPE_CHECKING:
     from digest.render import Renderer
-
-EMAIL_CHANNELS = (MaildirChannel, SmtpChannel)
-SOCIAL_CHANNELS = (SocialOutboxChannel, BlueskyChannel, XChannel)
 
 
 def current_period(settings: Settings, newsletter_id: str, now: datetime) -> Period:
@@ -45,7 +36,6 @@ def current_period(settings: Settings, newsletter_id: str, now: datetime) -> Per
 
 def latest_period(settings: Settings, newsletter_id: str, now: datetime) -> Period:
     """The period of the latest scheduled run at or before ``now``."""
-    from digest.schedule.triggers import latest_send_time
 
     newsletter = settings.newsletters[newsletter_id]
     end = latest_send_time(newsletter, now)
@@ -99,13 +89,11 @@ def refresh_drafts(
 
 
 def email_channels(settings: Settings, newsletter_id: str) -> list[str]:
-    names = settings.newsletters[newsletter_id].channels
-    return [n for n in names if isinstance(settings.channels[n], EMAIL_CHANNELS)]
+    return settings.channel_names(newsletter_id, EmailChannel)
 
 
 def social_channels(settings: Settings, newsletter_id: str) -> list[str]:
-    names = settings.newsletters[newsletter_id].channels
-    return [n for n in names if isinstance(settings.channels[n], SOCIAL_CHANNELS)]
+    return settings.channel_names(newsletter_id, SocialChannel)
 
 
 def deliver_stage(

@@ -21,6 +21,7 @@ from datetime import datetime
 from email import policy
 from email.utils import format_datetime, formataddr
 
+from digest.channels.smtp import dot_stuff
 from digest.config import Settings
 from digest.delivery.tokens import SubscriberTokens
 from digest.errors import DigestError
@@ -99,12 +100,6 @@ def _split_part(text: str, markers: placeholders.Markers) -> list[bytes | str]:
 def _value(raw: str) -> bytes:
     """A filled-in value as a QP island starting and ending on a soft line break."""
     return SOFT_BREAK + _qp(raw) + SOFT_BREAK
-
-
-def dot_stuff(data: bytes) -> bytes:
-    """Double a '.' that starts a line; ``data`` is taken to start at a line start."""
-    stuffed = data.replace(b"\r\n.", b"\r\n..")
-    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 def _stuff_chunk(chunk: bytes | str) -> bytes | str:

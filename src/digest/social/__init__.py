@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from digest.config import BlueskyChannel, Settings, SocialOutboxChannel, XChannel
+from digest.config import BlueskyChannel, Settings, SocialChannel, SocialOutboxChannel, XChannel
 from digest.models import Edition, Post, RunReport
 from digest.render import Renderer
 from digest.social.compose import compose, plan
@@ -22,13 +22,11 @@ from digest.store import Store
 __all__ = ["compose", "plan", "post_edition", "social_channel_names"]
 
 log = logging.getLogger(__name__)
-SocialChannel = SocialOutboxChannel | BlueskyChannel | XChannel
 NOT_APPROVED = ("draft", "held")
 
 
 def social_channel_names(settings: Settings, newsletter: str) -> list[str]:
-    names = settings.newsletters[newsletter].channels
-    return [n for n in names if isinstance(settings.channels.get(n), SocialChannel)]
+    return settings.channel_names(newsletter, SocialChannel)
 
 
 def output_label(channel: SocialChannel, name: str) -> str:
@@ -37,11 +35,7 @@ def output_label(channel: SocialChannel, name: str) -> str:
     from digest.render.filters import platform_name
 
     kind = " outbox" if isinstance(channel, SocialOutboxChannel) else ""
-    return f"{platform_name(platform_of(channel))}{kind} ({name})"
-
-
-def platform_of(channel: SocialChannel) -> str:
-    return channel.platform if isinstance(channel, SocialOutboxChannel) else channel.type
+    return f"{platform_name(channel.platform)}{kind} ({name})"
 
 
 def post_edition(
@@ -75,9 +69,9 @@ def post_edition(
             continue
         channel = settings.channels[name]
         assert isinstance(channel, SocialChannel)
-        label = f"{platform_of(channel)} channel '{name}'"
+        label = f"{channel.platform} channel '{name}'"
         try:
-            planned = plan(settings, edition, platform_of(channel), renderer)
+            planned = plan(settings, edition, channel.platform, renderer)
         except Exception as exc:  # a template mistake must not stop the email
             log.exception("composing %s failed", label)
             report.warn(f"{label}: could not compose the posts: {exc}")
@@ -128,7 +122,7 @@ def _deliver(
     fetch_image: Any,
     clock: Clock,
 ) -> None:
-    label = f"{platform_of(channel)} channel '{name}'"
+    label = f"{channel.platform} channel '{name}'"
     if isinstance(channel, SocialOutboxChannel):
         path = outbox_path(settings, channel, edition)
         write_outbox(path, posts)
@@ -164,7 +158,7 @@ def _status(store: Store, edition_id: int) -> str | None:
 
 def _publisher(
     settings: Settings,
-    channel: BlueskyChannel | XChannel,
+    channel: SocialChannel,
     bluesky_request: Any,
     x_session: Any,
     x_api: Any,
@@ -177,6 +171,8 @@ def _publisher(
         from digest.social.bluesky import BlueskyPublisher
 
         return BlueskyPublisher(settings, channel, fetch_image=fetcher, request=bluesky_request)
-    from digest.social.x import XPublisher
+    if isinstance(channel, XChannel):
+        from digest.social.x import XPublisher
 
-    return XPublisher(settings, channel, fetch_image=fetcher, session=x_session, api=x_api)
+        return XPublisher(settings, channel, fetch_image=fetcher, session=x_session, api=x_api)
+    raise TypeError(f"no publisher for {channel.platform} channels")

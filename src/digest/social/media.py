@@ -15,7 +15,7 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from digest.config import Settings
-from digest.sources.http import FetchError, fetch, make_client
+from digest.http import FetchError, fetch, make_client
 
 BLUESKY_BLOB_MAX = 1_000_000
 FETCH_MAX = 8_000_000

@@ -31,11 +31,11 @@ from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.errors import SourceError
+from digest.http import make_client
 from digest.models import Item, RunReport
 from digest.sources import csv, curated, feeds  # noqa: F401  (they register their readers)
 from digest.sources.base import READERS, SourceContext
 from digest.sources.clean import clean_item
-from digest.sources.http import make_client
 from digest.store import Store
 from digest.store.items import upsert_items
 from digest.store.tables import ItemRow, SourceState

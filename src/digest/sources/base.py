@@ -21,13 +21,13 @@ from digest.models import Item
 class SourceContext:
     """What a reader gets for one source on one collect.
 
-        ``client`` is the safe, bounded HTTP client (see digest.sources.http); ``state`` is the
-        source's saved state (etag, last_modified, cursor), which the reader may update and
-        which is saved after a successful read. ``warnings`` are added to the run report;
+    ``client`` is the safe, bounded HTTP client (see digest.http); ``state`` is the
+    source's saved state (etag, last_modified, cursor), which the reader may update and
+    which is saved after a successful read. ``warnings`` are added to the run report;
     ``removed`` lists guids of this source's stored items deleted at their origin since
     (a deleted post), which the collect removes from the store.
-        ``cpu_pool``, when the collect has one, runs CPU-heavy pure functions (feed parsing)
-        in worker processes, so they use the other cores instead of waiting for the GIL.
+    ``cpu_pool``, when the collect has one, runs CPU-heavy pure functions (feed parsing)
+    in worker processes, so they use the other cores instead of waiting for the GIL.
     """
 
     source_id: str

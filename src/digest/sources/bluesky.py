@@ -23,10 +23,10 @@ import httpx
 
 from digest.config import BlueskySource, OriginConfig
 from digest.errors import SourceError
+from digest.http import FetchError, fetch
 from digest.models import Item, Media, Origin, SocialPost
 from digest.sanitize import sanitize_html
 from digest.sources.base import SourceContext, register
-from digest.sources.http import FetchError, fetch
 
 POST_TYPE = "app.bsky.feed.post"
 PAGE_SIZE = 100
@@ -68,6 +68,9 @@ def plan_note(config: BlueskySource) -> str:
 
 @register("bluesky")
 class BlueskyReader:
+    def describe(self, config: BlueskySource) -> str:
+        return plan_note(config)
+
     async def read(self, config: BlueskySource, ctx: SourceContext) -> list[Item]:
         api: Xrpc = (
             RecordedXrpc(ctx.settings.resolve_path(config.recorded), ctx)

@@ -19,11 +19,11 @@ import httpx
 
 from digest.config import XSource
 from digest.errors import ConfigError, SourceError
+from digest.http import FetchError, bounded_body
 from digest.models import Item, Media, Origin, SocialPost
 from digest.sanitize import sanitize_html
 from digest.sources.base import SourceContext, register
 from digest.sources.bluesky import failed_accounts, reset_time, short_title
-from digest.sources.http import FetchError, bounded_body
 
 API = "https://api.x.com/2"
 # The X API's pay-per-use price, in US dollars, for reading one post of another account.
@@ -70,6 +70,9 @@ def plan_note(config: XSource) -> str:
 
 @register("x")
 class XReader:
+    def describe(self, config: XSource) -> str:
+        return plan_note(config)
+
     async def read(self, config: XSource, ctx: SourceContext) -> list[Item]:
         if not config.enabled:
             ctx.warn(f"X collection is off (set enabled: true to opt in); it {cost_note(config)}")
