@@ -142,6 +142,7 @@ class BlueskyReader:
                     continue
                 if item.published_at < ctx.since:
                     reached_start = True
+                    ctx.skip("too_old", newest=item.published_at)
                     continue
                 items.append(item)
             cursor = page.get("cursor")
