@@ -185,6 +185,9 @@ def make_environment(settings: Settings) -> jinja2.Environment:
     filters.install(env)
     env.globals["macros"] = macros
     env.globals["org"] = settings.organization
+    from digest import display  # edition headline, summary, image, share links
+
+    display.install(env)
     return env
 
 
