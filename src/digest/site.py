@@ -155,7 +155,7 @@ def newsletter_cards(settings: Settings, store: Store | None) -> list[dict[str, 
                 "title": nl.title,
                 "description": nl.description,
                 "latest": latest,
-                "cta": signup_box(settings, key),
+                "cta": {**signup_box(settings, key), "description": ""},  # said above it
             }
         )
     return cards
