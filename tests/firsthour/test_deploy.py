@@ -83,7 +83,7 @@ def make_key() -> tuple[str, Any]:
 
 
 def test_dkim_record_publishes_the_key_that_verifies_our_signature(tmp_path: Path) -> None:
-    pem, key = make_key()
+    pem, _key = make_key()
     key_file = tmp_path / "dkim.pem"
     key_file.write_text(pem, encoding="utf-8")
     result = CliRunner().invoke(
