@@ -186,3 +186,21 @@ def test_resubscribe_after_unsubscribing(client: TestClient, demo: tuple[Setting
     with store.session() as session:
         again = session.get(SubscriptionRow, (subscriber_id, "weekly"))
         assert again is not None and again.status == "confirmed"
+
+
+def test_long_email_opens_with_jump_links_to_its_sections(demo: tuple[Settings, Store]) -> None:
+    from digest.editions import load_edition
+
+    settings, store = demo
+    with store.session() as session:
+        edition_id = session.scalars(
+            select(EditionRow.id).where(EditionRow.newsletter == "weekly")
+        ).one()
+    edition = load_edition(settings, store, edition_id)
+    assert edition is not None
+    toc = edition.html.split("In this edition:", 1)[1].split("</p>", 1)[0]
+    targets = re.findall(r'href="#([^"]+)"', toc)
+    assert targets == [s.format_id for s in edition.sections if not s.is_empty]
+    for target in targets:
+        assert re.search(rf'<h2 class="st"[^>]* id="{target}"', edition.html)
+    assert "In this edition:\n  - " in edition.text
