@@ -639,6 +639,10 @@ def validate_config(raw: dict[str, Any], base_dir: Path = Path(".")) -> Settings
     problems.extend(reference_problems(raw))
     if settings is not None:
         problems.extend(_model_problems(settings))
+    else:  # no settings to check files on: check them on the raw mapping (one pass)
+        from digest.config_files import raw_file_problems
+
+        problems.extend(raw_file_problems(raw, base_dir))
     if problems:
         raise ConfigError(sorted(set(problems), key=problems.index))
     assert settings is not None

@@ -274,6 +274,8 @@ class RunReport:
     collected_since: str | None = None
     warnings: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # what was written, and where
+    # One line per source a collect read: what it stored, what it skipped and why.
+    source_notes: list[str] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

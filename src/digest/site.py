@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from digest.config import Settings
+from digest.display import signup_box
 from digest.models import Edition, Section
 from digest.render import Renderer
 from digest.store import Store
@@ -39,6 +40,7 @@ class ArchiveEntry:
     url: str  # absolute
     section_titles: tuple[str, ...]
     web_html: str
+    headline: str = ""  # the edition's own (editorial) headline, when it has one
 
     @property
     def slug(self) -> str:
@@ -74,6 +76,7 @@ def _entry(settings: Settings, row: EditionRow, renderer: Renderer | None) -> Ar
         url=edition_url(settings, row.newsletter, row.period_end),
         section_titles=titles,
         web_html=row.web_html or _render_page(renderer or Renderer(settings), row),
+        headline=row.headline or "",
     )
 
 
@@ -101,6 +104,7 @@ def _newsletter_context(settings: Settings, newsletter_id: str) -> dict[str, obj
         "archive_url": archive_url(settings, newsletter_id),
         "feed_url": feed_url(settings, newsletter_id),
         "lang": settings.organization.language,
+        "cta": signup_box(settings, newsletter_id),
     }
 
 
@@ -131,15 +135,47 @@ def render_feed(
     )
 
 
-def render_site_index(settings: Settings, renderer: Renderer | None = None) -> str:
-    """The front page: every newsletter with its archive and feed."""
+def latest_entry(settings: Settings, store: Store, newsletter_id: str) -> ArchiveEntry | None:
+    """The newsletter's newest published edition, or None."""
+    query = (
+        select(EditionRow)
+        .where(EditionRow.newsletter == newsletter_id, EditionRow.status.not_in(UNPUBLISHED))
+        .order_by(EditionRow.period_end.desc())
+        .limit(1)
+    )
+    with store.session() as session:
+        row = session.scalars(query).first()
+        return _entry(settings, row, None) if row is not None else None
+
+
+def newsletter_cards(settings: Settings, store: Store | None) -> list[dict[str, object]]:
+    """What the front page says to sell each newsletter: its description, its latest
+    edition (headline, date, link) and an inline sign-up box."""
+    cards: list[dict[str, object]] = []
+    for key, nl in settings.newsletters.items():
+        latest = latest_entry(settings, store, key) if store is not None else None
+        cards.append(
+            {
+                "id": key,
+                "title": nl.title,
+                "description": nl.description,
+                "latest": latest,
+                "cta": {**signup_box(settings, key), "description": ""},  # said above it
+            }
+        )
+    return cards
+
+
+def render_site_index(
+    settings: Settings, renderer: Renderer | None = None, store: Store | None = None
+) -> str:
+    """The front page: every newsletter with its latest edition, archive, feed, sign-up."""
     renderer = renderer or Renderer(settings)
-    newsletters = [
-        {"id": key, "title": nl.title, "description": nl.description}
-        for key, nl in settings.newsletters.items()
-    ]
     return renderer.render_template(
-        "web/site_index.html.j2", newsletters=newsletters, lang=settings.organization.language
+        "web/site_index.html.j2",
+        newsletters=newsletter_cards(settings, store),
+        lang=settings.organization.language,
+        home_url=settings.organization.site_url.rstrip("/") + "/",
     )
 
 
@@ -155,7 +191,7 @@ def write_site(
     archive = site / "archive" / newsletter_id
     _write(archive / "index.html", render_archive_index(settings, newsletter_id, entries, renderer))
     _write(archive / "feed.xml", render_feed(settings, newsletter_id, entries, renderer))
-    _write(site / "index.html", render_site_index(settings, renderer))
+    _write(site / "index.html", render_site_index(settings, renderer, store))
     return site
 
 

@@ -74,12 +74,12 @@ def test_installed_wheel_runs_init_and_renders(wheel: Path, tmp_path: Path) -> N
         check=True,
     )
     assert where.stdout.strip().startswith(str(target)), "the test must use the wheel's copy"
-    assert digest("init", str(org)).returncode == 0
+    at = ("--at", "2026-11-20T16:00-05:00")
+    assert digest("init", str(org), *at).returncode == 0  # the samples are dated from --at
     assert (org / "templates" / "email").is_dir()
     config = str(org / "config.yaml")
     checked = digest("--config", config, "check-config")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    at = ("--at", "2026-11-20T16:00-05:00")
     collected = digest("--config", config, "collect", *at)
     assert collected.returncode == 0, collected.stdout + collected.stderr
     preview = digest("--config", config, "preview", "weekly", *at)

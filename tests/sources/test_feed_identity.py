@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from tests.sources.realworld import FIRST_SEEN, REALWORLD
 
-from digest.cli.core import skipped_lines
 from digest.formats import build_sections
 from digest.store.items import items_between
 from digest.timing import Period
@@ -91,8 +90,11 @@ def test_the_report_names_each_reason_with_the_window(server, local_settings, co
     settings = _feed(server, local_settings, "wordpress.xml")
     report = collect_run(settings, now=FIRST_SEEN)
 
-    since = (FIRST_SEEN - timedelta(days=8)).isoformat(timespec="minutes")
-    assert skipped_lines(report) == [f"source 'feed': 1 too old (before {since})"]
+    since = FIRST_SEEN - timedelta(days=8)
+    assert report.skipped == {"feed": {"too old": 1}}
+    [note] = report.source_notes
+    assert "skipped 1 too old for the window" in note
+    assert f"published before {since:%Y-%m-%d %H:%M}" in note
 
 
 def test_series_posts_are_routed_by_title_and_lose_their_lead_sentence(

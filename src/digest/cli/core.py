@@ -73,8 +73,8 @@ def print_report(report: RunReport) -> None:
         table.add_row(label, where)
     if table.row_count:
         console.print(table)
-    for line in skipped_lines(report):
-        console.print(line, highlight=False)
+    for note in report.source_notes:
+        console.print(f"  {note}", markup=False, highlight=False)
     for title, roster in report.roster.items():
         if roster.get("quiet"):
             console.print(
@@ -86,22 +86,6 @@ def print_report(report: RunReport) -> None:
             console.print(f"{title}: could not read {failure}", markup=False, emoji=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-
-
-def skipped_lines(report: RunReport) -> list[str]:
-    """One line per source that left entries out: how many, and why."""
-    lines = []
-    for source_id, reasons in sorted(report.skipped.items()):
-        parts = []
-        for reason, count in sorted(reasons.items()):
-            if reason == "too old" and report.collected_since:
-                parts.append(f"{count} too old (before {report.collected_since})")
-            elif reason == "no date":
-                parts.append(f"{count} with no date (dated when first seen)")
-            else:
-                parts.append(f"{count} {reason}")
-        lines.append(f"source '{source_id}': " + ", ".join(parts))
-    return lines
 
 
 @app.command("check-config")
@@ -125,9 +109,15 @@ def check_config(ctx: typer.Context) -> None:
 
 @app.command()
 @user_errors
-def init(directory: Path = typer.Argument(..., help="Folder for the new organisation.")) -> None:
+def init(
+    directory: Path = typer.Argument(..., help="Folder for the new organisation."),
+    at: str | None = typer.Option(
+        None, "--at", help="Date the sample items as if today were this time (ISO 8601)."
+    ),
+) -> None:
     """Write a starter config.yaml, sample sources and an editable templates folder."""
     from digest.render.templates import default_templates_dir
+    from digest.starter_files import date_samples
 
     starter = Path(__file__).resolve().parent.parent / "starter"
     target = directory / "config.yaml"
@@ -136,8 +126,11 @@ def init(directory: Path = typer.Argument(..., help="Folder for the new organisa
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copytree(starter, directory, dirs_exist_ok=True)
     shutil.copytree(default_templates_dir(), directory / "templates", dirs_exist_ok=True)
+    date_samples(target, parse_at(at))
     console.print(f"Wrote {target}, {directory / 'sources'} and {directory / 'templates'}.")
-    console.print(f"Next: edit config.yaml, then run: digest --config {target} check-config")
+    console.print("The sample items are dated this week, so a first preview shows them. Next:")
+    for step in ("check-config", "collect", "preview weekly"):
+        console.print(f"  digest --config {target} {step}", markup=False)
 
 
 @app.command()
@@ -201,6 +194,7 @@ def build(
     edition = build_edition(settings, store, newsletter, period, now=parse_at(at), actor="cli")
     if edition is None:
         console.print(f"{newsletter}: nothing new for the period ending {period.key}.")
+        print_why_empty(settings, store, newsletter, period)
         return
     status = _status(store, edition.id)
     console.print(
@@ -234,7 +228,8 @@ def preview(
     settings = settings_from(ctx)
     check_newsletter(settings, newsletter)
     store = open_store(settings.store.url)
-    edition = preview_edition(settings, store, newsletter, _period(settings, newsletter, at, store))
+    period = _period(settings, newsletter, at, store)
+    edition = preview_edition(settings, store, newsletter, period)
     folder = out or settings.out_dir / "preview"
     folder.mkdir(parents=True, exist_ok=True)
     files = {
@@ -247,6 +242,15 @@ def preview(
     console.print(f"Preview of {newsletter} ({edition.item_count} items) written to:")
     for name in files:
         console.print(f"  {folder / name}")
+    if not edition.item_count:
+        print_why_empty(settings, store, newsletter, period)
+
+
+def print_why_empty(settings: Settings, store: Store, newsletter: str, period: Period) -> None:
+    from digest.hints import why_empty
+
+    for line in why_empty(settings, store, newsletter, period):
+        console.print(f"[yellow]why empty:[/] {line}", highlight=False, soft_wrap=True)
 
 
 def warn_if_demo_key(settings: Settings) -> None:

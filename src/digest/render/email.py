@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 
 from digest.config import Settings
+from digest.display import signup_box
 from digest.models import Edition
 from digest.render import checks, placeholders
 from digest.render.mjml_html import compile_mjml, inline_css, split_inline_css
@@ -92,6 +93,7 @@ class Renderer:
         """The edition's archive page (no recipient markers: it is public)."""
         context = self._context(edition)
         context["archive_url"] = archive_url(self.settings, edition.newsletter)
+        context["cta"] = signup_box(self.settings, edition.newsletter)
         return render(self.env, WEB_PAGE, context)
 
     def _email_context(self, edition: Edition) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from digest.config import BlueskyChannel, Settings
+from digest.display import edition_headline
 from digest.models import Edition, Embed, Group, Item, Post, Section
 from digest.render import Renderer
 from digest.render import templates as render_templates
@@ -73,13 +74,6 @@ class Plan:
     platform: str
     posts: list[Post]
     left_out: list[str] = field(default_factory=list)
-
-
-def edition_headline(edition: Edition) -> str:
-    """What the announcement leads with: the edition's own headline (edited per edition
-    on the desk) when it has one, else its subject line."""
-    headline = str(getattr(edition, "headline", "") or "").strip()
-    return headline or edition.subject
 
 
 def compose(

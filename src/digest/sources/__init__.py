@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -34,7 +35,7 @@ from digest.errors import SourceError
 from digest.http import make_client
 from digest.models import Item, RunReport
 from digest.sources import csv, curated, feeds  # noqa: F401  (they register their readers)
-from digest.sources.base import READERS, SourceContext
+from digest.sources.base import DUPLICATE, READERS, SKIP_REASONS, TOO_OLD, SourceContext
 from digest.sources.clean import clean_item
 from digest.store import Store
 from digest.store.items import upsert_items
@@ -62,6 +63,9 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     removed: list[str] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)  # by reason, from the reader
+    newest_too_old: datetime | None = None
+    stored: Counter[str] = field(default_factory=Counter)  # new / updated / unchanged / duplicate
 
 
 def collect(
@@ -123,6 +127,8 @@ async def collect_async(
 
         outcomes = await asyncio.gather(*(run(sid) for sid in source_ids))
     _save(store, outcomes, report, now)
+    report.collected_since = since.isoformat(timespec="minutes")
+    report.source_notes.extend(source_note(o, since, now) for o in outcomes)
 
 
 def parse_pool_for(
@@ -227,7 +233,45 @@ async def read_source(ctx: SourceContext) -> Outcome:
         outcome.error = f"{type(exc).__name__}: {exc.message}"
     except Exception as exc:  # one broken source never sinks the run
         outcome.error = f"{type(exc).__name__}: {exc}"
+    outcome.skipped, outcome.newest_too_old = ctx.skipped, ctx.newest_too_old
     return outcome
+
+
+def source_note(outcome: Outcome, since: datetime, now: datetime) -> str:
+    """One line for the collect report: what the source gave, stored and skipped, and why."""
+    name = f"source '{outcome.source_id}'"
+    if outcome.error is not None:
+        return f"{name}: failed (see the warning below); nothing stored from it"
+    stored = outcome.stored
+    parts = [f"{len(outcome.items)} items read"]
+    parts += [f"{stored[k]} {label}" for k, label in _STORED if stored[k]]
+    skipped = dict(outcome.skipped)
+    if stored["duplicate"]:
+        skipped[DUPLICATE] = skipped.get(DUPLICATE, 0) + stored["duplicate"]
+    reasons = [_skip_text(reason, count, outcome, since, now) for reason, count in skipped.items()]
+    line = f"{name}: " + ", ".join(parts)
+    if reasons:
+        line += "; skipped " + "; ".join(reasons)
+    if not outcome.items and not reasons:
+        line += f" (none published in the collect window, {since:%Y-%m-%d} to {now:%Y-%m-%d})"
+    return line
+
+
+_STORED = (("new", "new"), ("updated", "updated"), ("unchanged", "already stored"))
+
+
+def _skip_text(reason: str, count: int, outcome: Outcome, since: datetime, now: datetime) -> str:
+    text = f"{count} {SKIP_REASONS.get(reason, reason)}"
+    if reason == TOO_OLD:
+        # The rule (longest period + 1 day) is otherwise only in docs/sources.md.
+        text += (
+            f" (published before {since:%Y-%m-%d %H:%M %Z}: the collect window is "
+            f"{since:%Y-%m-%d} to {now:%Y-%m-%d}, the longest newsletter period plus one day"
+        )
+        if outcome.newest_too_old is not None:
+            text += f"; the newest of them is dated {outcome.newest_too_old:%Y-%m-%d}"
+        text += ")"
+    return text
 
 
 def _load_states(store: Store, source_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -291,30 +335,34 @@ def _remove_deleted(session: Session, outcomes: list[Outcome]) -> None:
 
 
 def _report_skipped(report: RunReport, outcome: Outcome) -> None:
-    """What a reader left out, and why (readers put it in their state)."""
-    skipped = outcome.state.get("skipped")
-    if skipped:
-        report.skipped[outcome.source_id] = dict(skipped)
-        report.collected_since = outcome.state.get("since") or report.collected_since
+    """What a reader left out, and why (``SourceContext.skip``), by source."""
+    if outcome.skipped:
+        report.skipped[outcome.source_id] = dict(outcome.skipped)
 
 
 def _store_items(session: Session, outcomes: list[Outcome], now: datetime) -> dict[str, int]:
     """All items in one batch; if that fails, source by source so one bad source is
     marked failed and the rest are still stored."""
+    per_source: dict[str, Counter[str]] = {}
     try:
         with session.begin_nested():
-            counts = upsert_items(session, [i for o in outcomes for i in o.items], now)
+            batch = [i for o in outcomes for i in o.items]
+            counts = upsert_items(session, batch, now, per_source=per_source)
+            for outcome in outcomes:
+                outcome.stored = per_source.get(outcome.source_id, Counter())
             return {str(key): value for key, value in counts.items()}
     except Exception:
         pass
     totals = {"new": 0, "updated": 0, "unchanged": 0}
     for outcome in outcomes:
+        per_source = {}
         try:
             with session.begin_nested():
-                counts = upsert_items(session, outcome.items, now)
+                counts = upsert_items(session, outcome.items, now, per_source=per_source)
         except Exception as exc:
             outcome.error = f"storing items failed: {exc!r}"
             continue
+        outcome.stored = per_source.get(outcome.source_id, Counter())
         for key, value in counts.items():
             totals[key] += value
     return totals

@@ -26,7 +26,7 @@ from digest.errors import SourceError
 from digest.http import FetchError, fetch
 from digest.models import Item, Media, Origin, SocialPost
 from digest.sanitize import sanitize_html
-from digest.sources.base import SourceContext, register
+from digest.sources.base import TOO_OLD, SourceContext, register
 
 POST_TYPE = "app.bsky.feed.post"
 PAGE_SIZE = 100
@@ -157,6 +157,7 @@ class BlueskyReader:
                     continue
                 if item.published_at < ctx.since:
                     reached_start = True
+                    ctx.skip(TOO_OLD, newest=item.published_at)
                     continue
                 items.append(item)
             cursor = page.get("cursor")

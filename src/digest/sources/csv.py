@@ -33,7 +33,7 @@ class CsvReader:
         drafts = parse_rows(text, ctx, first_seen)
         # Undated rows keep the time they were first seen, so they do not drift forward.
         cursor["first_seen"] = first_seen
-        drafts = [d for d in drafts if d.published_at >= ctx.since]
+        drafts = ctx.keep_recent(drafts, lambda d: d.published_at)
         if config.enrich:
             await enrich_drafts(drafts, ctx)
         return [to_item(d, config, ctx) for d in drafts]

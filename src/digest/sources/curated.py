@@ -35,7 +35,7 @@ class CuratedReader:
         drafts: list[Draft] = []
         for path in _item_files(folder):
             drafts.extend(read_file(path, path.relative_to(folder).as_posix(), ctx))
-        drafts = [d for d in drafts if d.published_at >= ctx.since]
+        drafts = ctx.keep_recent(drafts, lambda d: d.published_at)
         if config.enrich:
             await enrich_drafts(drafts, ctx)
         return [to_item(d, config, ctx) for d in drafts]

@@ -29,7 +29,7 @@ from digest.config import FeedSource
 from digest.errors import SourceError
 from digest.models import Item, Media
 from digest.sanitize import plain_text, sanitize_html, strip_tracking
-from digest.sources.base import SourceContext, register
+from digest.sources.base import DUPLICATE, INCOMPLETE, OVER_CAP, UNDATED, SourceContext, register
 from digest.sources.entries import merge_tags, origin_of, read_bytes
 from digest.sources.feed_dates import UntrustedDate, entry_date, strict_date
 from digest.sources.feed_media import (
@@ -51,8 +51,6 @@ from digest.store.items import UNDATED as UNDATED_MARK  # dated when first seen
 JSON_TYPES = ("application/feed+json", "application/json")
 TEXT_URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 # Skip reasons, as the run report names them.
-TOO_OLD, DUPLICATE, UNDATED = "too old", "duplicate", "no date"
-OVER_CAP, INCOMPLETE = "over max_entries", "incomplete"
 
 
 def _memoize_feedparser_urljoin() -> None:
@@ -90,16 +88,9 @@ class FeedReader:
         )
         parsed = await _run_parse(job, ctx.cpu_pool)
         ctx.warnings.extend(parsed.warnings)
-        skipped = Counter(parsed.skipped)
-        fresh = []
-        for item in parsed.items:
-            if item.published_at < job.since:
-                skipped[TOO_OLD] += 1
-            else:
-                fresh.append(item)
-        ctx.state["skipped"] = dict(skipped)
-        ctx.state["since"] = job.since.isoformat(timespec="minutes")
-        return fresh
+        for reason, count in parsed.skipped.items():
+            ctx.skip(reason, count)
+        return ctx.keep_recent(parsed.items, lambda item: item.published_at)
 
 
 async def _run_parse(job: FeedJob, pool: Executor | None) -> ParsedFeed:

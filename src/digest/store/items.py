@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -39,7 +40,13 @@ def content_hash(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def upsert_items(session: Session, items: Iterable[Item], now: datetime) -> dict[Outcome, int]:
+def upsert_items(
+    session: Session,
+    items: Iterable[Item],
+    now: datetime,
+    *,
+    per_source: dict[str, Counter[str]] | None = None,
+) -> dict[Outcome, int]:
     """Store items once each; a batch is looked up in a few queries and written together.
 
     - the same (source, guid) again updates the stored item when its content changed;
@@ -48,6 +55,10 @@ def upsert_items(session: Session, items: Iterable[Item], now: datetime) -> dict
       other on every collect);
     - duplicates inside one batch follow the same rules;
     - an item marked undated (``extra["undated"]``) keeps the date stored for it.
+
+    ``per_source``, when given, gets each source's outcomes counted under its id: the
+    three above, plus ``duplicate`` for an item that is another source's story or a
+    repeat within this batch (those also count as unchanged in the totals).
     """
     batch = list(items)
     canons = [canonical_url(i.url) if i.url else f"guid:{i.guid}" for i in batch]
@@ -73,12 +84,19 @@ def upsert_items(session: Session, items: Iterable[Item], now: datetime) -> dict
             inserts.append(row)
             by_key[(item.source_id, item.guid)] = row
             by_canon.setdefault(canon, row)
-            counts["new"] += 1
+            outcome: Outcome = "new"
         elif same_source is None or _get(target, "content_hash") == digest:
-            counts["unchanged"] += 1
+            outcome = "unchanged"
         else:
             _update(target, item, digest, data, now)
-            counts["updated"] += 1
+            outcome = "updated"
+        counts[outcome] += 1
+        if per_source is not None:
+            # Another source's story, or the same entry twice in this batch.
+            repeat = target is not None and (same_source is None or isinstance(target, dict))
+            per_source.setdefault(item.source_id, Counter())[
+                "duplicate" if repeat and outcome == "unchanged" else outcome
+            ] += 1
     if inserts:
         session.execute(insert(ItemRow), inserts)
     session.flush()

@@ -15,7 +15,13 @@ from fastapi.responses import HTMLResponse, Response
 
 from digest.config import Settings
 from digest.render import placeholders
-from digest.site import ArchiveEntry, archive_entries, render_archive_index, render_feed
+from digest.site import (
+    ArchiveEntry,
+    archive_entries,
+    newsletter_cards,
+    render_archive_index,
+    render_feed,
+)
 from digest.web.pages import page
 from digest.web.state import renderer_of, settings_of, store_of
 
@@ -60,7 +66,9 @@ def _not_found(request: Request) -> HTMLResponse:
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
     settings = settings_of(request)
-    return page(request, "home.html.j2", {"newsletters": settings.newsletters})
+    cards = newsletter_cards(settings, store_of(request))
+    home_url = settings.organization.site_url.rstrip("/") + "/"
+    return page(request, "home.html.j2", {"newsletters": cards, "home_url": home_url})
 
 
 @router.get("/archive/", response_class=HTMLResponse)

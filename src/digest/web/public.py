@@ -6,6 +6,7 @@ authority, which is what RFC 8058 requires of the one-click endpoint.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,9 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from digest.config import Settings
 from digest.delivery.tokens import BadToken, read_token
 from digest.errors import DigestError
 from digest.render.templates import render
+from digest.store import Store
 from digest.subscribers import InvalidAddress
 from digest.subscriptions import (
     PAUSE_CHOICES,
@@ -195,8 +198,25 @@ def confirm_submit(request: Request, token: str) -> HTMLResponse:
     return page(
         request,
         "confirmed.html.j2",
-        {"newsletters": [titles.get(n, n) for n in done.lists], "preferences_token": prefs},
+        {
+            "newsletters": [titles.get(n, n) for n in done.lists],
+            "preferences_token": prefs,
+            "latest": _latest_editions(settings, store_of(request), done.lists),
+        },
     )
+
+
+def _latest_editions(settings: Settings, store: Store, lists: Sequence[str]) -> list[Any]:
+    """The newest published edition of each newsletter these lists receive."""
+    from digest.site import latest_entry
+
+    found = []
+    for newsletter_id in settings.newsletters:
+        if settings.audience_of(newsletter_id) in lists:
+            entry = latest_entry(settings, store, newsletter_id)
+            if entry is not None:
+                found.append(entry)
+    return found
 
 
 # --- one-click unsubscribe (RFC 8058) ---------------------------------------------------
@@ -249,6 +269,7 @@ def _unsubscribe_page(
     """The unsubscribe page: a button before (GET), the confirmation after (POST)."""
     settings = settings_of(request)
     offer = may_offer_preferences(settings, token)
+    prefs = load_preferences(store_of(request), subscriber_id) if done else None
     return page(
         request,
         "unsubscribe.html.j2",
@@ -259,6 +280,9 @@ def _unsubscribe_page(
                 preferences_token(settings, subscriber_id, list_name) if offer else None
             ),
             "done": done,
+            # Resubscribing keeps the other newsletters and adds this one back.
+            "resubscribe_lists": sorted({*(prefs.confirmed if prefs else ()), list_name}),
+            "can_resubscribe": offer and prefs is not None and not prefs.suppressed,
         },
     )
 
