@@ -329,6 +329,23 @@ class WebConfig(Strict):
     staff_password_hash: Secret | None = None
 
 
+class ReachConfig(Strict):
+    """What digest counts of an edition's readers (docs/reach.md says it in plain words).
+
+    ``aggregate`` (the default) sends the email's links through the web app's redirect with
+    an id per edition and link, never per person: staff see how often each story was opened,
+    not who opened it. ``per_subscriber`` also records who clicked, for organisations that
+    turn it on; each subscriber can switch it off on their preferences page. ``off`` leaves
+    every link as it is. Opens are never tracked.
+    """
+
+    clicks: Literal["off", "aggregate", "per_subscriber"] = "aggregate"
+    # a reader's link scanner opens every link of a message within seconds of delivery
+    burst_links: int = 3
+    burst_seconds: float = 2.0
+    x_metrics: bool = False  # X's public metrics are paid reads: only when turned on
+
+
 class Settings(Strict):
     """The whole of config.yaml."""
 
@@ -343,6 +360,7 @@ class Settings(Strict):
     newsletters: dict[str, NewsletterConfig]
     channels: dict[str, ChannelConfig] = {}
     web: WebConfig = WebConfig()
+    reach: ReachConfig = ReachConfig()
 
     # Where config.yaml lives: relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)

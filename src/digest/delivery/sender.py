@@ -25,6 +25,7 @@ from digest.delivery.replies import Reply, Verdict, classify
 from digest.delivery.transport import Transport
 from digest.errors import DigestError
 from digest.models import RunReport
+from digest.reach import tracked_html
 from digest.store import Store
 from digest.store.tables import EditionRow
 from digest.subscribers import normalize_email
@@ -162,7 +163,7 @@ def _prepare(
             newsletter=row.newsletter,
             list_name=list_name,
             subject=row.subject,
-            html=row.html,
+            html=tracked_html(settings, session, row),
             text=row.text,
             created_at=row.created_at,
         )

@@ -9,8 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from digest.config import Settings
+from digest.reach.clicks import ClickRecorder
 from digest.store import Store
-from digest.web import archive, desk, public
+from digest.web import archive, desk, public, reach
 from digest.web.auth import SessionCodec
 from digest.web.pages import page, web_environment
 from digest.web.ratelimit import RateLimiter
@@ -53,10 +54,19 @@ def create_app(
     app.state.sessions = SessionCodec(settings.signing_secret())
     app.state.signup_limiter = signup_limiter or RateLimiter(per_minute=5, burst=5)
     app.state.login_limiter = login_limiter or RateLimiter(per_minute=10, burst=10)
+    app.state.clicks = ClickRecorder(
+        store,
+        burst_links=settings.reach.burst_links,
+        burst_seconds=settings.reach.burst_seconds,
+        clock=clock,
+    )
+    # queued clicks are written before the server stops
+    app.router.on_shutdown.append(app.state.clicks.close)
 
     app.include_router(public.router)
     app.include_router(archive.router)
     app.include_router(desk.router)
+    app.include_router(reach.router)
     _install_handlers(app)
     return app
 

@@ -1,0 +1,128 @@
+"""Tracked links: an edition's email links pointed at the web app's click redirect.
+
+Each link gets an id per edition and link (1, 2, … in the email's order), never per
+subscriber unless the organisation turned that on. The redirect token carries the target
+URL under the signing key, so the redirect answers without reading the store and only
+ever goes where a sent email pointed (never an open redirect).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from digest.models import Section
+from digest.render import placeholders
+
+# The rendered email's anchors: MJML writes every attribute in double quotes.
+ANCHOR_HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"]*)(")', re.IGNORECASE)
+SALT = "digest.click"
+REDIRECT_PATH = "/r/"
+# per-recipient value of the per-subscriber mode; filled like the other recipient markers
+RECIPIENT_MARKER = "%%DIGEST_CLICK_RECIPIENT%%"
+
+
+@dataclass(frozen=True)
+class TrackedLink:
+    link: int
+    url: str
+    label: str = ""
+    section: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class Click:
+    """What a redirect token says: which edition's which link, and where it goes."""
+
+    edition_id: int
+    link: int
+    url: str
+
+
+def _serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=SALT)
+
+
+def click_token(secret: str, edition_id: int, link: int, url: str) -> str:
+    return str(_serializer(secret).dumps([edition_id, link, url]))
+
+
+def read_click_token(secret: str, token: str) -> Click | None:
+    """The click a token names, or None when it was not signed with this key."""
+    try:
+        edition_id, link, url = _serializer(secret).loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if not (isinstance(edition_id, int) and isinstance(link, int) and isinstance(url, str)):
+        return None
+    return Click(edition_id, link, url)
+
+
+def trackable(url: str, site_url: str) -> bool:
+    """Web links to stories; not the subscriber's own links, anchors or mail addresses."""
+    if any(marker in url for marker in placeholders.ALL) or RECIPIENT_MARKER in url:
+        return False
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return False
+    return not url.startswith(site_url.rstrip("/") + REDIRECT_PATH)
+
+
+def _places(sections: Iterable[Section]) -> dict[str, tuple[str, str, str]]:
+    """url → (label, section, group) for every item of the edition, first place wins."""
+    places: dict[str, tuple[str, str, str]] = {}
+    for section in sections:
+        for item in section.items:
+            places.setdefault(item.url, (item.title, section.title, ""))
+            if item.post is not None:
+                places.setdefault(item.post.post_url, (item.title, section.title, ""))
+        for group in section.groups:
+            if group.url:
+                places.setdefault(group.url, (group.heading, section.title, group.heading))
+            for item in group.items:
+                places.setdefault(item.url, (item.title, section.title, group.heading))
+                if item.post is not None:
+                    places.setdefault(
+                        item.post.post_url, (item.title, section.title, group.heading)
+                    )
+    return places
+
+
+def track_links(
+    email_html: str,
+    *,
+    edition_id: int,
+    sections: Iterable[Section],
+    secret: str,
+    site_url: str,
+    per_subscriber: bool = False,
+) -> tuple[str, list[TrackedLink]]:
+    """The email with its story links through the redirect, and the links it tracks.
+
+    The same URL twice in one email is one link (a headline and its "read more").
+    """
+    places = _places(sections)
+    numbers: dict[str, int] = {}
+    links: list[TrackedLink] = []
+    base = site_url.rstrip("/") + REDIRECT_PATH
+
+    def wrap(match: re.Match[str]) -> str:
+        url = html.unescape(match.group(2))
+        if not trackable(url, site_url):
+            return match.group(0)
+        if url not in numbers:
+            numbers[url] = len(numbers) + 1
+            label, section, group = places.get(url, ("", "", ""))
+            links.append(TrackedLink(numbers[url], url, label, section, group))
+        target = base + click_token(secret, edition_id, numbers[url], url)
+        if per_subscriber:
+            target += "?r=" + RECIPIENT_MARKER
+        return match.group(1) + html.escape(target, quote=True) + match.group(3)
+
+    return ANCHOR_HREF.sub(wrap, email_html), links
