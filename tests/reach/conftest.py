@@ -39,7 +39,8 @@ def feed_xml(published: datetime) -> str:
         f"<pubDate>{published:%a, %d %b %Y %H:%M:%S} +0000</pubDate></item>"
         for title, url in STORIES
     )
-    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>News</title>{items}</channel></rss>"
+    channel = f"<channel><title>News</title>{items}</channel>"
+    return f"<?xml version='1.0'?><rss version='2.0'>{channel}</rss>"
 
 
 @dataclass
@@ -64,9 +65,9 @@ class Sent:
 def send_week(raw_config: dict[str, Any], tmp_path: Path, now: datetime) -> Callable[..., Sent]:
     """Write the config (with ``reach`` overrides), add subscribers, `digest run weekly`."""
 
-    def run(people: int = 3, **reach: Any) -> Sent:
+    def run(people: int = 3, extra: dict[str, Any] | None = None, **reach: Any) -> Sent:
         (tmp_path / "feed.xml").write_text(feed_xml(now - timedelta(days=2)), encoding="utf-8")
-        config = dict(raw_config)
+        config = {**raw_config, **(extra or {})}
         if reach:
             config["reach"] = reach
         path = tmp_path / "config.yaml"

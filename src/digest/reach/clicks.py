@@ -107,6 +107,7 @@ class ClickRecorder:
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._writing = 0  # clicks of the batch being written (a busy store: still pending)
         self.written = 0
 
     def client_key(self, address: str, agent: str) -> str:
@@ -161,11 +162,15 @@ class ClickRecorder:
         with self._lock:
             self._release_expired(float("inf") if force else self.monotonic())
             batch, self._ready = self._ready, []
+            self._writing = len(batch)
         if not batch:
             return 0
-        if not self._write(batch):
-            with self._lock:  # keep them: written on the next round
+        written = self._write(batch)
+        with self._lock:
+            self._writing = 0
+            if not written:  # keep them: written on the next round
                 self._ready[:0] = batch
+        if not written:
             return 0
         self.written += len(batch)
         return len(batch)
@@ -194,7 +199,7 @@ class ClickRecorder:
 
     def pending(self) -> int:
         with self._lock:
-            return len(self._held) + len(self._ready)
+            return len(self._held) + len(self._ready) + self._writing
 
     def close(self, timeout: float = 10.0) -> None:
         """Write everything still queued, retrying a busy store until ``timeout``."""
