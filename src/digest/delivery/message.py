@@ -24,6 +24,7 @@ from email.utils import format_datetime, formataddr
 from digest.config import Settings
 from digest.delivery.tokens import SubscriberTokens
 from digest.errors import DigestError
+from digest.reach.links import recipient_token
 from digest.render import placeholders
 from digest.urls import preferences_url, unsubscribe_mailto, unsubscribe_url
 
@@ -196,6 +197,9 @@ class MessageTemplate:
             placeholders.PREFERENCES_URL: prefs,
             placeholders.SUBSCRIBER_NAME: clean_name,
         }
+        if self.settings.reach.clicks == "per_subscriber":
+            secret = self.settings.signing_secret()
+            text_values[placeholders.CLICK_RECIPIENT] = recipient_token(secret, subscriber_id)
         html_values = {key: html.escape(value) for key, value in text_values.items()}
         text_fill, html_fill = _filler(text_values), _filler(html_values)
         body = self._body(text_fill, html_fill, self._text, self._html)

@@ -24,10 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from digest.store import Store
-from digest.store.tables import ClickRow
+from digest.store.tables import ClickRow, SubscriberRow
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,34 @@ def machine_reason(method: str, headers: dict[str, str]) -> str | None:
     if any(marker in agent for marker in SCANNER_AGENTS):
         return "scanner"
     return None
+
+
+def forget_opted_out(session: Session, rows: list[ClickRow]) -> None:
+    """Subscribers who switched per-person counting off are counted, but not named."""
+    named = {row.subscriber_id for row in rows if row.subscriber_id is not None}
+    if not named:
+        return
+    opted_out = set(
+        session.scalars(
+            select(SubscriberRow.id).where(
+                SubscriberRow.id.in_(named), SubscriberRow.click_tracking.is_(False)
+            )
+        )
+    )
+    for row in rows:
+        if row.subscriber_id in opted_out:
+            row.subscriber_id = None
+
+
+def set_click_tracking(session: Session, subscriber_id: int, allowed: bool) -> None:
+    subscriber = session.get(SubscriberRow, subscriber_id)
+    if subscriber is not None:
+        subscriber.click_tracking = allowed
+
+
+def click_tracking_of(session: Session, subscriber_id: int) -> bool:
+    subscriber = session.get(SubscriberRow, subscriber_id)
+    return bool(subscriber and subscriber.click_tracking)
 
 
 class ClickRecorder:
@@ -189,6 +219,7 @@ class ClickRecorder:
         ]
         try:
             with self.store.session() as session:
+                forget_opted_out(session, rows)
                 session.add_all(rows)
         except DBAPIError as exc:
             log.warning(

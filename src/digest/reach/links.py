@@ -23,8 +23,7 @@ from digest.render import placeholders
 ANCHOR_HREF = re.compile(r'(<a\b[^>]*?\bhref=")([^"]*)(")', re.IGNORECASE)
 SALT = "digest.click"
 REDIRECT_PATH = "/r/"
-# per-recipient value of the per-subscriber mode; filled like the other recipient markers
-RECIPIENT_MARKER = "%%DIGEST_CLICK_RECIPIENT%%"
+RECIPIENT_SALT = "digest.click-recipient"
 
 
 @dataclass(frozen=True)
@@ -64,9 +63,22 @@ def read_click_token(secret: str, token: str) -> Click | None:
     return Click(edition_id, link, url)
 
 
+def recipient_token(secret: str, subscriber_id: int) -> str:
+    """The per-subscriber mode's ``?r=`` value: names a subscriber, cannot be forged."""
+    return str(URLSafeSerializer(secret, salt=RECIPIENT_SALT).dumps(subscriber_id))
+
+
+def read_recipient_token(secret: str, token: str) -> int | None:
+    try:
+        subscriber_id = URLSafeSerializer(secret, salt=RECIPIENT_SALT).loads(token)
+    except BadSignature:
+        return None
+    return subscriber_id if isinstance(subscriber_id, int) else None
+
+
 def trackable(url: str, site_url: str) -> bool:
     """Web links to stories; not the subscriber's own links, anchors or mail addresses."""
-    if any(marker in url for marker in placeholders.ALL) or RECIPIENT_MARKER in url:
+    if any(marker in url for marker in placeholders.ALL):
         return False
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -122,7 +134,7 @@ def track_links(
             links.append(TrackedLink(numbers[url], url, label, section, group))
         target = base + click_token(secret, edition_id, numbers[url], url)
         if per_subscriber:
-            target += "?r=" + RECIPIENT_MARKER
+            target += "?r=" + placeholders.CLICK_RECIPIENT
         return match.group(1) + html.escape(target, quote=True) + match.group(3)
 
     return ANCHOR_HREF.sub(wrap, email_html), links

@@ -10,8 +10,10 @@ from __future__ import annotations
 UNSUBSCRIBE_URL = "%%DIGEST_UNSUBSCRIBE_URL%%"
 PREFERENCES_URL = "%%DIGEST_PREFERENCES_URL%%"
 SUBSCRIBER_NAME = "%%DIGEST_SUBSCRIBER_NAME%%"
+# only in tracked links, and only where reach.clicks is per_subscriber (digest.reach.links)
+CLICK_RECIPIENT = "%%DIGEST_CLICK_RECIPIENT%%"
 
-ALL = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_NAME)
+ALL = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_NAME, CLICK_RECIPIENT)
 
 
 def fill(text: str, values: dict[str, str]) -> str:

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from digest.errors import DigestError
 from digest.reach import charts
 from digest.reach.clicks import ClickRecorder, machine_reason
-from digest.reach.links import read_click_token
+from digest.reach.links import read_click_token, read_recipient_token
 from digest.reach.report import edition_report, links_csv, trend, trend_csv
 from digest.web.desk import signed_in
 from digest.web.pages import page
@@ -39,6 +39,10 @@ async def follow_link(request: Request, token: str) -> Response:
             },
             status_code=404,
         )
+    settings = settings_of(request)
+    subscriber_id = None
+    if settings.reach.clicks == "per_subscriber" and "r" in request.query_params:
+        subscriber_id = read_recipient_token(settings.signing_secret(), request.query_params["r"])
     recorder = recorder_of(request)
     agent = request.headers.get("user-agent", "")
     address = request.client.host if request.client else ""
@@ -47,6 +51,7 @@ async def follow_link(request: Request, token: str) -> Response:
         click.link,
         client=recorder.client_key(address, agent),
         reason=machine_reason(request.method, {k.lower(): v for k, v in request.headers.items()}),
+        subscriber_id=subscriber_id,
     )
     return RedirectResponse(click.url, status_code=302, headers={"Cache-Control": "no-store"})
 
