@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import typer
 from rich.table import Table
@@ -17,6 +18,7 @@ from digest.reach.report import (
     trend_rows,
 )
 from digest.reach.report import trend as trend_reports
+from digest.reach.social import refresh_bluesky_counts
 from digest.store import open_store
 
 
@@ -30,6 +32,9 @@ def report(
     ),
     trend: bool = typer.Option(False, "--trend", help="Every recent edition, one row each."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    social: bool = typer.Option(
+        False, "--social", help="Read the Bluesky posts' likes, reposts, replies, quotes again."
+    ),
 ) -> None:
     """Deliveries, bounces, unsubscribes and clicks of an edition; never who clicked."""
     settings = settings_from(ctx)
@@ -37,6 +42,14 @@ def report(
         known = ", ".join(sorted(settings.newsletters))
         raise DigestError(f"unknown newsletter '{newsletter}' (known: {known})")
     store = open_store(settings.store.url)
+    if social:
+        with store.session() as session:
+            chosen_ids = edition_ids(session, newsletter) if trend else [edition]
+            if not trend and edition is None:
+                chosen_ids = edition_ids(session, newsletter)[-1:]
+        for edition_id in chosen_ids:
+            if edition_id is not None:
+                refresh_bluesky_counts(settings, store, edition_id, datetime.now(UTC))
     with store.session() as session:
         if trend:
             reports = trend_reports(settings, session, newsletter)
@@ -91,6 +104,11 @@ def _print_edition(report: EditionReport) -> None:
         )
     if report.groups:
         console.print("  per group: " + ", ".join(f"{t.name} {t.clicks}" for t in report.groups))
+    for post in report.social:
+        counted = ", ".join(f"{n} {name}" for name, n in post.counts.items()) or "not read"
+        console.print(
+            f"  {post.platform} part {post.part} ({post.status}): {counted}", markup=False
+        )
     for link in report.links:
         where = f"{link.section} · {link.group}" if link.group else link.section
         console.print(

@@ -25,6 +25,7 @@ from digest.store.tables import (
     DeliveryRow,
     EditionRow,
     LinkRow,
+    SocialCountRow,
     SocialPostRow,
     SubscriptionRow,
     SuppressionRow,
@@ -223,7 +224,16 @@ def _social(session: Session, edition_id: int) -> list[SocialStats]:
         .where(SocialPostRow.edition_id == edition_id)
         .order_by(SocialPostRow.platform, SocialPostRow.part)
     )
-    return [SocialStats(r.platform, r.part, r.url, r.status) for r in rows]
+    counts = {
+        (row.platform, row.part): dict(row.counts)
+        for row in session.scalars(
+            select(SocialCountRow).where(SocialCountRow.edition_id == edition_id)
+        )
+    }
+    return [
+        SocialStats(r.platform, r.part, r.url, r.status, counts.get((r.platform, r.part), {}))
+        for r in rows
+    ]
 
 
 def edition_report(settings: Settings, session: Session, edition_id: int) -> EditionReport:

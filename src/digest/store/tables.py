@@ -250,3 +250,14 @@ class ClickRow(Base):
     # subscriber opted out on the preferences page
     subscriber_id: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = (Index("ix_clicks_edition_link", "edition_id", "link"),)
+
+
+class SocialCountRow(Base):
+    """What a posted part did, as last read back from its platform (likes, reposts, …)."""
+
+    __tablename__ = "social_counts"
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    read_at: Mapped[datetime | None]

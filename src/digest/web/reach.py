@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from digest.errors import DigestError
 from digest.reach import charts
 from digest.reach.clicks import ClickRecorder, machine_reason
 from digest.reach.links import read_click_token, read_recipient_token
 from digest.reach.report import edition_report, links_csv, trend, trend_csv
-from digest.web.desk import signed_in
+from digest.reach.social import refresh_bluesky_counts
+from digest.web.desk import checked_post, signed_in
 from digest.web.pages import page
-from digest.web.state import settings_of, store_of
+from digest.web.state import now_of, settings_of, store_of
 
 router = APIRouter()
 
@@ -94,6 +96,28 @@ def edition_report_page(request: Request, edition_id: int) -> Response:
             "mode": settings.reach.clicks,
         },
     )
+
+
+@router.post("/desk/editions/{edition_id}/report/social")
+async def refresh_social(request: Request, edition_id: int) -> Response:
+    await checked_post(request)
+    settings, store = settings_of(request), store_of(request)
+    try:
+        await run_in_threadpool(
+            refresh_bluesky_counts, settings, store, edition_id, now_of(request)
+        )
+    except DigestError as exc:
+        return page(
+            request,
+            "message.html.j2",
+            {
+                "title": "Could not read the counts",
+                "message": str(exc),
+                "back": f"/desk/editions/{edition_id}/report",
+            },
+            status_code=502,
+        )
+    return RedirectResponse(f"/desk/editions/{edition_id}/report", status_code=303)
 
 
 @router.get("/desk/editions/{edition_id}/report.csv")

@@ -38,6 +38,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_clicks_edition_link", "clicks", ["edition_id", "link"])
+    op.create_table(
+        "social_counts",
+        sa.Column("edition_id", sa.Integer(), sa.ForeignKey("editions.id"), nullable=False),
+        sa.Column("platform", sa.String(length=20), nullable=False),
+        sa.Column("part", sa.Integer(), nullable=False),
+        sa.Column("counts", sa.JSON(), nullable=False),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("edition_id", "platform", "part"),
+    )
     with op.batch_alter_table("subscribers") as batch:
         batch.add_column(
             sa.Column("click_tracking", sa.Boolean(), nullable=False, server_default=sa.true())
@@ -47,6 +56,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("subscribers") as batch:
         batch.drop_column("click_tracking")
+    op.drop_table("social_counts")
     op.drop_index("ix_clicks_edition_link", table_name="clicks")
     op.drop_table("clicks")
     op.drop_table("links")
