@@ -12,22 +12,29 @@ from email.message import Message
 from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from digest.cli import app as cli
 from digest.config import Settings, load_config
+from digest.reach.links import read_click_token
 from digest.store import Store, open_store
 from digest.store.tables import EditionRow
-from digest.subscribers import add_subscriber
+from digest.subscribers import add_subscriber, suppress
+from digest.web import create_app
+from digest.web.auth import hash_password
 
 STORIES = [
     ("Nurses win safe staffing", "https://news.example.com/nurses?id=1&x=2"),
     ("Teachers ratify contract", "https://news.example.com/teachers"),
     ("Grocery workers organize", "https://news.example.com/grocery"),
 ]
+STAFF_PASSWORD = "correct horse battery staple"
+BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile"
 HREF = re.compile(r'<a\b[^>]*?\bhref="([^"]*)"')
 
 
@@ -88,3 +95,46 @@ def send_week(raw_config: dict[str, Any], tmp_path: Path, now: datetime) -> Call
         return Sent(settings, store, edition_id, path, messages)
 
     return run
+
+
+@pytest.fixture
+def week_with_readers(
+    send_week: Callable[..., Sent], now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> Sent:
+    """Four copies sent; two people read the first story, a scanner opens all; one leaves."""
+    monkeypatch.setenv("DIGEST_TEST_STAFF_HASH", hash_password(STAFF_PASSWORD, n=2**10))
+    sent = send_week(
+        people=4,
+        extra={"web": {"staff_password_hash": "${DIGEST_TEST_STAFF_HASH}"}},
+        burst_seconds=0.1,
+    )
+    later = now + timedelta(hours=3)
+    app = create_app(sent.settings, sent.store, clock=lambda: later)
+    paths = story_paths(sent)
+    with TestClient(app, follow_redirects=False) as client:
+        for reader in ("a", "b"):
+            client.get(paths[STORIES[0][1]], headers={"user-agent": f"{BROWSER} {reader}"})
+        client.get(paths[STORIES[1][1]], headers={"user-agent": "Proofpoint URL Defense"})
+        unsubscribe = next(h for h in sent.hrefs(sent.messages[0]) if "/u/" in h)
+        response = client.post(urlsplit(unsubscribe).path, data={"List-Unsubscribe": "One-Click"})
+        assert response.status_code == 200
+    with sent.store.session() as session:
+        suppress(session, "member3@example.net", "bounced", later)
+    return sent
+
+
+def story_paths(sent: Sent) -> dict[str, str]:
+    """The redirect path of each story, by the URL its token is signed for."""
+    secret = sent.settings.signing_secret()
+    found = {}
+    for path in link_paths(sent):
+        click = read_click_token(secret, path.removeprefix("/r/"))
+        assert click is not None
+        found[click.url] = path
+    return found
+
+
+def link_paths(sent: Sent) -> list[str]:
+    site = sent.settings.organization.site_url
+    hrefs = sent.hrefs(sent.messages[0])
+    return list(dict.fromkeys(urlsplit(h).path for h in hrefs if h.startswith(site + "/r/")))

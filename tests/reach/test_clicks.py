@@ -8,7 +8,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,16 +18,9 @@ from digest.store import open_store
 from digest.store.tables import ClickRow
 from digest.web import create_app
 
-from .conftest import Sent
+from .conftest import BROWSER, Sent, link_paths
 
-BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile"
 POSTGRES = os.environ.get("DIGEST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def link_paths(sent: Sent) -> list[str]:
-    site = sent.settings.organization.site_url
-    hrefs = sent.hrefs(sent.messages[0])
-    return list(dict.fromkeys(urlsplit(h).path for h in hrefs if h.startswith(site + "/r/")))
 
 
 def counts(sent: Sent) -> dict[bool, int]:

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from digest.store.tables import ClickRow, SubscriberRow
 from digest.web import create_app
 
-from .conftest import Sent
-from .test_clicks import BROWSER
+from .conftest import BROWSER, Sent
 
 
 def _first_tracked(sent: Sent, index: int) -> str:

@@ -6,59 +6,17 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from digest.cli import app as cli
-from digest.reach.links import read_click_token
-from digest.subscribers import suppress
 from digest.web import create_app
 from digest.web.auth import hash_password
 
-from .conftest import STORIES, Sent
-from .test_clicks import BROWSER, link_paths
-
-STAFF_PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def week_with_readers(send_week: Callable[..., Sent], now: datetime) -> Sent:
-    """Four copies sent; two people read the first story, a scanner opens all; one leaves."""
-    sent = send_week(
-        people=4,
-        extra={"web": {"staff_password_hash": "${DIGEST_TEST_STAFF_HASH}"}},
-        burst_seconds=0.1,
-    )
-    later = now + timedelta(hours=3)
-    app = create_app(sent.settings, sent.store, clock=lambda: later)
-    paths = story_paths(sent)
-    with TestClient(app, follow_redirects=False) as client:
-        for reader in ("a", "b"):
-            client.get(paths[STORIES[0][1]], headers={"user-agent": f"{BROWSER} {reader}"})
-        client.get(paths[STORIES[1][1]], headers={"user-agent": "Proofpoint URL Defense"})
-        unsubscribe = next(h for h in sent.hrefs(sent.messages[0]) if "/u/" in h)
-        response = client.post(urlsplit(unsubscribe).path, data={"List-Unsubscribe": "One-Click"})
-        assert response.status_code == 200
-    with sent.store.session() as session:
-        suppress(session, "member3@example.net", "bounced", later)
-    return sent
-
-
-def story_paths(sent: Sent) -> dict[str, str]:
-    """The redirect path of each story, by the URL its token is signed for."""
-    secret = sent.settings.signing_secret()
-    found = {}
-    for path in link_paths(sent):
-        click = read_click_token(secret, path.removeprefix("/r/"))
-        assert click is not None
-        found[click.url] = path
-    return found
+from .conftest import STAFF_PASSWORD, STORIES, Sent
 
 
 def report_json(sent: Sent, *args: str) -> Any:

@@ -130,7 +130,10 @@ def track_links(
             return match.group(0)
         if url not in numbers:
             numbers[url] = len(numbers) + 1
-            label, section, group = places.get(url, ("", "", ""))
+            own_site = url.startswith(site_url.rstrip("/") + "/")
+            label, section, group = places.get(
+                url, ("The edition on the website", "", "") if own_site else ("", "", "")
+            )
             links.append(TrackedLink(numbers[url], url, label, section, group))
         target = base + click_token(secret, edition_id, numbers[url], url)
         if per_subscriber:
