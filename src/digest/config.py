@@ -513,6 +513,25 @@ class WebConfig(Strict):
         return value
 
 
+class ReachConfig(Strict):
+    """What digest counts of an edition's readers (docs/reach.md says it in plain words).
+
+    ``aggregate`` (the default) sends the email's links through the web app's redirect with
+    an id per edition and link, never per person: staff see how often each story was opened,
+    not who opened it. ``per_subscriber`` also records who clicked, for organisations that
+    turn it on; each subscriber can switch it off on their preferences page. ``off`` leaves
+    every link as it is. Opens are never tracked.
+    """
+
+    clicks: Literal["off", "aggregate", "per_subscriber"] = "aggregate"
+    # a reader's link scanner opens every link of a message within seconds of delivery
+    burst_links: int = 3
+    burst_seconds: float = 2.0
+    x_metrics: bool = False  # X's public metrics are paid reads: only when turned on
+    # where posted Bluesky parts' likes, reposts, replies and quotes are read back (free)
+    bluesky_appview: str = "https://public.api.bsky.app"
+
+
 class Settings(Strict):
     """The whole of config.yaml."""
 
@@ -529,6 +548,7 @@ class Settings(Strict):
     newsletters: dict[str, NewsletterConfig]
     channels: dict[str, ChannelBase] = {}
     web: WebConfig = WebConfig()
+    reach: ReachConfig = ReachConfig()
 
     @field_validator("sources", "channels", mode="wrap")
     @classmethod

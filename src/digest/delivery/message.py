@@ -25,6 +25,7 @@ from digest.channels.smtp import dot_stuff
 from digest.config import Settings
 from digest.delivery.tokens import SubscriberTokens
 from digest.errors import DigestError
+from digest.reach.links import recipient_token
 from digest.render import placeholders
 from digest.urls import preferences_url, unsubscribe_mailto, unsubscribe_url
 
@@ -193,6 +194,10 @@ class MessageTemplate:
             placeholders.PREFERENCES_URL: prefs,
             placeholders.SUBSCRIBER_NAME: clean_name,
         }
+        per_person = self.settings.reach.clicks == "per_subscriber"
+        text_values[placeholders.CLICK_RECIPIENT] = (
+            recipient_token(self.settings.signing_keys(), subscriber_id) if per_person else ""
+        )
         html_values = {key: html.escape(value) for key, value in text_values.items()}
         text_fill, html_fill = _filler(text_values), _filler(html_values)
         body = self._body(text_fill, html_fill, self._text, self._html)

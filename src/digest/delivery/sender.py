@@ -36,6 +36,7 @@ from digest.delivery.transport import Transport
 from digest.errors import DigestError
 from digest.lifecycle import EditionStatus
 from digest.models import RunReport
+from digest.reach import tracked_html
 from digest.store import Store, lease
 from digest.store.db import SQLITE_BUSY_TIMEOUT_MS
 from digest.store.tables import EditionRow
@@ -301,7 +302,7 @@ def _prepare(
             newsletter=row.newsletter,
             list_name=list_name,
             subject=row.subject,
-            html=row.html,
+            html=tracked_html(settings, session, row),
             text=row.text,
             created_at=row.created_at,
             markers=row.markers,

@@ -29,8 +29,10 @@ from dataclasses import dataclass
 UNSUBSCRIBE_URL = "%%DIGEST_UNSUBSCRIBE_URL%%"
 PREFERENCES_URL = "%%DIGEST_PREFERENCES_URL%%"
 SUBSCRIBER_NAME = "%%DIGEST_SUBSCRIBER_NAME%%"
+# only in tracked links, and only where reach.clicks is per_subscriber (digest.reach.links)
+CLICK_RECIPIENT = "%%DIGEST_CLICK_RECIPIENT%%"
 
-ALL = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_NAME)
+ALL = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_NAME, CLICK_RECIPIENT)
 
 # What a marker looks like to a defender: ``%%`` then DIGEST_, any case, any spacing
 # a renderer might keep. U+2060 WORD JOINER breaks the sequence invisibly.
@@ -70,8 +72,17 @@ class Markers:
         return self._marker(SUBSCRIBER_NAME)
 
     @property
-    def all(self) -> tuple[str, str, str]:
-        return (self.unsubscribe_url, self.preferences_url, self.subscriber_name)
+    def click_recipient(self) -> str:
+        return self._marker(CLICK_RECIPIENT)
+
+    @property
+    def all(self) -> tuple[str, str, str, str]:
+        return (
+            self.unsubscribe_url,
+            self.preferences_url,
+            self.subscriber_name,
+            self.click_recipient,
+        )
 
     def pattern(self) -> re.Pattern[str]:
         """Matches exactly this edition's markers and nothing else."""
@@ -108,7 +119,8 @@ def neutralise_foreign(text: str, markers: Markers) -> str:
 # Any edition's marker, bare or with a nonce: for pages that show stand-ins (archive,
 # desk preview), where filling a foreign marker with the same harmless value is safe.
 _ANY_MARKER = re.compile(
-    r"%%DIGEST_(UNSUBSCRIBE_URL|PREFERENCES_URL|SUBSCRIBER_NAME)(?:_[0-9a-f]{32})?%%"
+    r"%%DIGEST_(UNSUBSCRIBE_URL|PREFERENCES_URL|SUBSCRIBER_NAME|CLICK_RECIPIENT)"
+    r"(?:_[0-9a-f]{32})?%%"
 )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -148,6 +149,9 @@ class SubscriberRow(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # counted per person only where the organisation turned that on (reach.clicks:
+    # per_subscriber) and this stays True; the preferences page lets them switch it off
+    click_tracking: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class SubscriptionRow(Base):
@@ -293,3 +297,42 @@ class SpentTokenRow(Base):
     purpose: Mapped[str] = mapped_column(String(20))
     spent_at: Mapped[datetime]
     spent_by: Mapped[str | None] = mapped_column(String(320))
+
+
+class LinkRow(Base):
+    """A link of a sent edition that goes through the click redirect, and where it stood."""
+
+    __tablename__ = "links"
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id"), primary_key=True)
+    link: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1, 2, … in the email's order
+    url: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(Text, default="")  # the item's title, where known
+    section: Mapped[str] = mapped_column(String(300), default="")
+    group: Mapped[str] = mapped_column(String(300), default="")  # affiliate or state heading
+
+
+class ClickRow(Base):
+    """One click on a tracked link: aggregate by default, so no subscriber is named."""
+
+    __tablename__ = "clicks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id"))
+    link: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    machine: Mapped[bool] = mapped_column(default=False)
+    reason: Mapped[str | None] = mapped_column(String(40))  # why it counts as a machine's
+    # only in the per-subscriber mode an organisation opts in to, and never when the
+    # subscriber opted out on the preferences page
+    subscriber_id: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (Index("ix_clicks_edition_link", "edition_id", "link"),)
+
+
+class SocialCountRow(Base):
+    """What a posted part did, as last read back from its platform (likes, reposts, …)."""
+
+    __tablename__ = "social_counts"
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    read_at: Mapped[datetime | None]

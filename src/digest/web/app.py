@@ -13,9 +13,10 @@ from starlette.routing import Match
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from digest.config import Settings
+from digest.reach.clicks import ClickRecorder
 from digest.render import Renderer
 from digest.store import Store
-from digest.web import approval, archive, desk, public
+from digest.web import approval, archive, desk, public, reach
 from digest.web.auth import SessionCodec
 from digest.web.limits import BodyLimit
 from digest.web.pages import page
@@ -65,11 +66,20 @@ def create_app(
     app.state.sessions = SessionCodec(settings.signing_keys())
     app.state.signup_limiter = signup_limiter or RateLimiter(per_minute=5, burst=5)
     app.state.login_limiter = login_limiter or RateLimiter(per_minute=10, burst=10)
+    app.state.clicks = ClickRecorder(
+        store,
+        burst_links=settings.reach.burst_links,
+        burst_seconds=settings.reach.burst_seconds,
+        clock=clock,
+    )
+    # queued clicks are written before the server stops
+    app.router.on_shutdown.append(app.state.clicks.close)
 
     app.include_router(public.router)
     app.include_router(archive.router)
     app.include_router(desk.router)
     app.include_router(approval.router)
+    app.include_router(reach.router)
     _install_handlers(app)
     if settings.web.trusted_proxies:
         # X-Forwarded-For / -Proto are believed only from these (the client's address

@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 from digest.config import Settings
 from digest.delivery.tokens import BadToken, read_token
 from digest.errors import DigestError
+from digest.reach.clicks import click_tracking_of, set_click_tracking
 from digest.render.templates import render
 from digest.store import Store
 from digest.subscribers import InvalidAddress
@@ -332,9 +333,16 @@ def _preferences(
             "pause_labels": PAUSE_LABELS,
             "saved": saved,
             "error": error,
+            "per_subscriber_clicks": settings.reach.clicks == "per_subscriber",
+            "click_tracking": _click_tracking(request, subscriber_id),
         },
         status_code=400 if error else 200,
     )
+
+
+def _click_tracking(request: Request, subscriber_id: int) -> bool:
+    with store_of(request).session() as session:
+        return click_tracking_of(session, subscriber_id)
 
 
 @router.post("/p/{token}", response_class=HTMLResponse)
@@ -368,6 +376,10 @@ async def preferences_submit(request: Request, token: str) -> Response:
                     consent_text_version=consent_version(consent_text(request)),
                 )
             )
+            if settings.reach.clicks == "per_subscriber":
+                allowed = form.get("count_clicks") == "yes"
+                with store_of(request).session() as session:
+                    set_click_tracking(session, subscriber_id, allowed)
             saved = "yes"
     except SubscriptionError as exc:
         return _preferences(request, token, error=f"{str(exc).capitalize()}.")
