@@ -129,6 +129,19 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
     return drop_empty_blocks(cleaned).strip()
 
 
+def allowlisted(html: str) -> str:
+    """The allowlist alone (tags, attributes, URL schemes, pixel-free images): for HTML
+    that went through ``sanitize_html`` when collected and is cleaned again on its way
+    into an email (``digest.render.filters.clean_html``), so a page never carries markup
+    the allowlist refuses, without redoing the per-link content rules."""
+    if not html:
+        return ""
+    cleaned: str = _CLEANER.clean(html)
+    if " cite=" in cleaned:
+        cleaned = _CITE.sub(_checked_cite, cleaned)
+    return _IMG.sub(_keep_image, cleaned) if "<img" in cleaned else cleaned
+
+
 def strip_tracking(url: str) -> str:
     """``url`` without its click-tracking query parameters (``utm_*``, ``fbclid``,
     Medium's ``source=rss…``…); everything else is left exactly as written."""
