@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from html import unescape
+from html import escape, unescape
 from html.parser import HTMLParser
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
@@ -86,7 +86,7 @@ TRACKING_VALUES = re.compile(
 COLUMN_PX = 600  # the email's content width: wider images lose their fixed size
 PRE_STYLE = "white-space:pre-wrap;word-wrap:break-word;overflow-wrap:anywhere"
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-_ANCHOR = re.compile(r'<a href="([^"]*)"[^>]*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
+_ANCHOR = re.compile(r'<a\b[^>]*?\bhref="([^"]*)"[^>]*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
 _EMPTY_BLOCK = re.compile(
     r"<(p|div|span|figure|li|ul|ol|strong|em|b|i|small|h[1-6]|a)(?: [^>]*)?>"
     r"(?:\s|&nbsp;|\u00a0|<br>|\|)*</\1>"
@@ -97,6 +97,7 @@ _HIDDEN_STYLE = re.compile(
     re.IGNORECASE,
 )
 _KEPT_IMG_ATTRS = ("src", "alt", "width", "height", "title")
+_CITE = re.compile(r' cite="([^"]*)"')
 _ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
 _WS = re.compile(r"\s+")
 _BLOCKS = frozenset(
@@ -115,6 +116,10 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
     _base.url = base_url
     try:
         cleaned = _CLEANER.clean(html)
+        # Attributes are fixed up on the output (a few scans), not by nh3's
+        # attribute_filter: a Python callback per attribute cost more than the clean.
+        if " cite=" in cleaned:
+            cleaned = _CITE.sub(_checked_cite, cleaned)
     finally:
         _base.url = None
     if "<img" in cleaned:
@@ -122,6 +127,19 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
     if "<a " in cleaned:
         cleaned = _ANCHOR.sub(_keep_link, cleaned)
     return drop_empty_blocks(cleaned).strip()
+
+
+def allowlisted(html: str) -> str:
+    """The allowlist alone (tags, attributes, URL schemes, pixel-free images): for HTML
+    that went through ``sanitize_html`` when collected and is cleaned again on its way
+    into an email (``digest.render.filters.clean_html``), so a page never carries markup
+    the allowlist refuses, without redoing the per-link content rules."""
+    if not html:
+        return ""
+    cleaned: str = _CLEANER.clean(html)
+    if " cite=" in cleaned:
+        cleaned = _CITE.sub(_checked_cite, cleaned)
+    return _IMG.sub(_keep_image, cleaned) if "<img" in cleaned else cleaned
 
 
 def strip_tracking(url: str) -> str:
@@ -148,18 +166,16 @@ def is_junk_link(url: str) -> bool:
     return bool(JUNK_LINKS.search(url))
 
 
-def _filter_attribute(tag: str, name: str, value: str) -> str | None:
-    """nh3's attribute callback: links lose tracking parameters; ``cite`` (not checked
-    by nh3's URL rules) keeps only http/https addresses, relative ones resolved."""
-    if name == "href":
-        return strip_tracking(value)
-    if name == "cite":
-        stripped = value.strip(_C0_SPACE)
-        if urlsplit(stripped).scheme:
-            scheme = urlsplit(stripped).scheme.lower()
-            return stripped if scheme in ("http", "https") else None
-        return _resolve_relative(stripped)
-    return value
+def _checked_cite(match: re.Match[str]) -> str:
+    """``cite`` (which nh3's URL rules do not check) keeps only http/https addresses,
+    relative ones resolved against the base URL."""
+    value = unescape(match.group(1)).strip(_C0_SPACE)
+    scheme = urlsplit(value).scheme.lower() if ":" in value else ""
+    if scheme:
+        kept: str | None = value if scheme in ("http", "https") else None
+    else:
+        kept = _resolve_relative(value)
+    return f' cite="{escape(kept)}"' if kept else ""
 
 
 # The base URL for the relative links of the fragment being cleaned right now. One
@@ -213,7 +229,6 @@ _CLEANER = nh3.Cleaner(
     link_rel="noopener noreferrer",
     strip_comments=True,
     url_relative=_resolve_relative,
-    attribute_filter=_filter_attribute,
     # Code blocks wrap inside the column instead of widening the email on a phone.
     set_tag_attribute_values={"pre": {"style": PRE_STYLE}},
 )
@@ -247,15 +262,22 @@ def _size(value: str | None) -> int | None:
 
 
 def _keep_link(match: re.Match[str]) -> str:
-    """Ad, flare and share links go with what they show (a button, a pixel)."""
-    return "" if is_junk_link(unescape(match.group(1))) else match.group(0)
+    """Ad, flare and share links go with what they show (a button, a pixel); the others
+    lose their tracking parameters."""
+    href = unescape(match.group(1))
+    if is_junk_link(href):
+        return ""
+    if "?" not in href:
+        return match.group(0)
+    clean = escape(strip_tracking(href))
+    return match.group(0).replace(f'href="{match.group(1)}"', f'href="{clean}"', 1)
 
 
 def drop_empty_blocks(html: str) -> str:
     """Wrappers left empty once their pixel or share links are gone."""
-    previous = None
-    while previous != html:
-        previous, html = html, _EMPTY_BLOCK.sub("", html)
+    html, found = _EMPTY_BLOCK.subn("", html)
+    while found:  # their own wrappers may be empty now
+        html, found = _EMPTY_BLOCK.subn("", html)
     return html
 
 

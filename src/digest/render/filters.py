@@ -14,7 +14,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from digest.render.plaintext import html_to_text
-from digest.sanitize import sanitize_html
+from digest.sanitize import allowlisted
 
 SAFE_PREFIXES = ("http://", "https://", "mailto:")
 URL_IN_TEXT = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
@@ -31,7 +31,7 @@ MONTHS = (
 def clean_html(value: str) -> str:
     """The one allowlist (digest.sanitize, as when items were collected), and alt=""
     on images that have no alt text."""
-    cleaned = sanitize_html(value)
+    cleaned = allowlisted(value)
     return IMG_WITHOUT_ALT.sub(r'\1 alt=""', cleaned) if "<img" in cleaned else cleaned
 
 
