@@ -100,6 +100,14 @@ def _check_lists(settings: Settings, lists: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(lists))
 
 
+def check_subscription_request(
+    settings: Settings, email: str, lists: tuple[str, ...]
+) -> tuple[str, tuple[str, ...]]:
+    """What can be said about a sign-up at once, the same for every address: is it an
+    address, are these newsletters. Raises InvalidAddress or SubscriptionError."""
+    return normalize_email(email), _check_lists(settings, lists)
+
+
 def request_subscription(
     settings: Settings,
     store: Store,

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from digest.editions import build_edition
+from digest.errors import TemplateError
 from digest.models import RunReport
 from digest.pipeline import current_period
 from digest.sources import collect
@@ -80,3 +82,39 @@ def test_control_characters_in_any_source_never_sink_the_edition(
         assert not any(ch in part for ch in CONTROLS)
         assert "Feed title" in part and "Curated title" in part
     assert "Origin" in edition.text
+
+
+def test_a_render_that_still_fails_names_the_item_and_its_source(
+    make_settings: Any, store: Store, now: datetime, tmp_path: Path
+) -> None:
+    """A deployment's own template that writes a title raw (``|safe``): the MJML error
+    must say which item of which source broke it, not just a line of generated MJML."""
+    shipped = Path(__file__).resolve().parents[2] / "templates/email/sections/weekly_list.mjml.j2"
+    override = tmp_path / "templates" / "email" / "sections" / "weekly_list.mjml.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text(
+        shipped.read_text().replace("{{ v.title_link }}", "{{ v.item.title|safe }}"),
+        encoding="utf-8",
+    )
+    (tmp_path / "curated").mkdir()
+    for n, title in enumerate(["A fine story", "Broken < story", "Another one"]):
+        (tmp_path / "curated" / f"{n}.yaml").write_text(
+            f'title: "{title}"\nurl: https://c.example/{n}\ndate: 2026-11-18\n', encoding="utf-8"
+        )
+    settings = make_settings(
+        templates_dir=str(tmp_path / "templates"),
+        sources={
+            "desk": {
+                "type": "curated",
+                "path": "curated",
+                "origin": {"name": "Desk"},
+                "enrich": False,
+            }
+        },
+    )
+    collect(settings, store, RunReport(), now=now)
+    with pytest.raises(TemplateError) as failure:
+        build_edition(settings, store, "weekly", current_period(settings, "weekly", now), now=now)
+    message = str(failure.value)
+    assert "Broken < story" in message and "source 'desk'" in message
+    assert "A fine story" not in message

@@ -6,11 +6,13 @@ authority, which is what RFC 8058 requires of the one-click endpoint.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -24,6 +26,7 @@ from digest.subscribers import InvalidAddress
 from digest.subscriptions import (
     PAUSE_CHOICES,
     SubscriptionError,
+    check_subscription_request,
     confirm_link_used,
     confirm_subscription,
     consent_version,
@@ -41,6 +44,7 @@ from digest.web.pages import page
 from digest.web.state import now_of, renderer_of, settings_of, store_of
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 HONEYPOT_FIELD = "website"  # hidden from people; bots that fill every field fill it
 SUBSCRIBE_FORM = "web/subscribe"
@@ -122,24 +126,18 @@ async def subscribe_submit(request: Request) -> HTMLResponse:
     error = _signup_problem(values)
     if error is None:
         try:
-            await _request(request, values)
+            check_subscription_request(settings_of(request), email, tuple(values["lists"]))
         except InvalidAddress:
             error = "Please enter your email address in the form name@example.org."
         except SubscriptionError as exc:
             error = f"{str(exc).capitalize()}."
-        except DigestError:
-            return page(
-                request,
-                "message.html.j2",
-                {
-                    "title": "Sign-up is not working right now",
-                    "message": "We could not send the confirmation email. Please try again later.",
-                },
-                status_code=503,
-            )
     if error is not None:
         return _subscribe_form(request, status_code=400, error=error, values=values)
-    return _check_inbox(request, email)
+    # Answer first, then record and mail: whether the address is new, known or
+    # suppressed, and whether the relay is up, must not show in the time or the status.
+    response = _check_inbox(request, email)
+    response.background = BackgroundTask(_request_in_background, _request_args(request, values))
+    return response
 
 
 def _signup_problem(values: dict[str, Any]) -> str | None:
@@ -150,21 +148,31 @@ def _signup_problem(values: dict[str, Any]) -> str | None:
     return None
 
 
-async def _request(request: Request, values: dict[str, Any]) -> None:
-    await run_in_threadpool(
-        request_subscription,
-        settings_of(request),
-        store_of(request),
-        email=values["email"],
-        name=values["name"],
-        lists=tuple(values["lists"]),
-        form=SUBSCRIBE_FORM,
-        consent_text_version=consent_version(consent_text(request)),
-        ip=client_ip(request),
-        user_agent=request.headers.get("user-agent"),
-        now=now_of(request),
-        renderer=renderer_of(request),
-    )
+def _request_args(request: Request, values: dict[str, Any]) -> dict[str, Any]:
+    """Everything the background sign-up needs, taken while the request is at hand."""
+    return {
+        "settings": settings_of(request),
+        "store": store_of(request),
+        "email": values["email"],
+        "name": values["name"],
+        "lists": tuple(values["lists"]),
+        "form": SUBSCRIBE_FORM,
+        "consent_text_version": consent_version(consent_text(request)),
+        "ip": client_ip(request),
+        "user_agent": request.headers.get("user-agent"),
+        "now": now_of(request),
+        "renderer": renderer_of(request),
+    }
+
+
+def _request_in_background(args: dict[str, Any]) -> None:
+    """Record the sign-up and mail the link; a failure is logged (never the address)."""
+    settings, store = args.pop("settings"), args.pop("store")
+    try:
+        request_subscription(settings, store, **args)
+    except DigestError as exc:
+        # the error text may hold the address (a relay's 550 names it): only its kind
+        log.warning("sign-up: confirmation not recorded or sent (%s)", type(exc).__name__)
 
 
 def _check_inbox(request: Request, email: str) -> HTMLResponse:
