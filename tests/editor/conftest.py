@@ -110,12 +110,12 @@ def page_server() -> Any:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     page = (
-        "<html><head><title>ignored</title>"
-        '<meta property="og:title" content="Nurses win staffing ratios">'
-        '<meta property="og:description" content="A first contract after two years.">'
-        '<meta property="og:site_name" content="Union Times">'
-        "</head><body>story</body></html>"
-    ).encode()
+        b"<html><head><title>ignored</title>"
+        b'<meta property="og:title" content="Nurses win staffing ratios">'
+        b'<meta property="og:description" content="A first contract after two years.">'
+        b'<meta property="og:site_name" content="Union Times">'
+        b"</head><body>story</body></html>"
+    )
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from digest.config import Settings
 from digest.store import Store
-from digest.web import archive, desk, public
+from digest.web import archive, desk, editdesk, public
 from digest.web.auth import SessionCodec
 from digest.web.pages import page, web_environment
 from digest.web.ratelimit import RateLimiter
@@ -57,6 +57,7 @@ def create_app(
     app.include_router(public.router)
     app.include_router(archive.router)
     app.include_router(desk.router)
+    app.include_router(editdesk.router)
     _install_handlers(app)
     return app
 
