@@ -264,14 +264,15 @@ def refused(report: RunReport) -> bool:
 def run_one(
     settings: Settings, store: Store, name: str, now: datetime, late: bool = False
 ) -> list[RunReport]:
-    from digest.draft import due, missed
+    from digest.draft import _finished, due, missed
 
     reports = []
     stale = missed(settings, name, now)
-    if stale is not None and _pending(store, name, stale.period.key):
+    if stale is not None and not _finished(store, name, stale.period.key):
         if late:
             return [_run_fire(settings, store, name, stale.send_at, now)]
-        reports.append(_refusal(settings, store, name, stale, now))
+        if _pending(store, name, stale.period.key):
+            reports.append(_refusal(settings, store, name, stale, now))
     coming = due(settings, store, name, now)
     if coming.send_at > now:
         reports.append(_draft_only(settings, store, name, coming, now))
@@ -413,11 +414,41 @@ def demo(
         with store.session() as session:
             result = import_csv(session, sample, now=parse_at(at))
         console.print(f"Subscribers: {result.summary()}")
-    reports = run_all(settings, list(settings.newsletters), parse_at(at), store, True)
+    # The demo builds "this week's" newsletters as of --at, late or not.
+    reports = run_all(settings, list(settings.newsletters), parse_at(at), store, True, late=True)
     for report in reports:
         print_report(report)
+    drafts = _next_drafts(settings, store, parse_at(at))
     out = settings.out_dir
     console.print("\n[bold]Done.[/] Open what digest made:")
     console.print(f"  email (Maildir, one file per subscriber): {out / 'outbox' / 'new'}")
     console.print(f"  archive pages: {out / 'site' / 'index.html'}")
     console.print(f"  social posts (dry run): {out / 'social'}")
+    _print_desk_hint(settings, drafts)
+
+
+def _next_drafts(settings: Settings, store: Store, now: datetime) -> list[tuple[str, int]]:
+    """Each newsletter's next edition as a draft (when it has anything to show yet)."""
+    from digest.draft import due, ensure_draft
+
+    drafts = []
+    for name in settings.newsletters:
+        period = due(settings, store, name, now).period
+        edition = ensure_draft(settings, store, name, period, now=now, actor="demo")
+        if edition is not None and edition.id is not None:
+            drafts.append((name, edition.id))
+    return drafts
+
+
+def _print_desk_hint(settings: Settings, drafts: list[tuple[str, int]]) -> None:
+    if not drafts:
+        return
+    base = f"http://{settings.web.host}:{settings.web.port}"
+    console.print("\n[bold]Next editions, drafts to shape before they go out:[/]")
+    for name, edition_id in drafts:
+        console.print(f"  {name}: {base}/desk/editions/{edition_id}/edit (or: digest draft {name})")
+    console.print(
+        'Open the desk: export DIGEST_STAFF_PASSWORD_HASH="$(digest web hash-password)" '
+        f"(type the password you want), run 'digest serve', then sign in at {base}/desk/login.",
+        markup=False,
+    )

@@ -36,6 +36,16 @@ NOTICES = {
 }
 
 
+def _renderer(request: Request) -> Any:
+    """One Renderer per app (its templates compiled once), made on first use."""
+    renderer = getattr(request.app.state, "editor_renderer", None)
+    if renderer is None:
+        from digest.render import Renderer
+
+        renderer = request.app.state.editor_renderer = Renderer(settings_of(request))
+    return renderer
+
+
 def _message(request: Request, title: str, message: str, back: str, status: int) -> HTMLResponse:
     return page(
         request,
@@ -111,7 +121,9 @@ def edit_page(request: Request, edition_id: int) -> HTMLResponse:
     session = signed_in(request)
     settings, store, now = settings_of(request), store_of(request), now_of(request)
     try:
-        edition, view = edits.open_view(settings, store, edition_id, now=now)
+        edition, view = edits.open_view(
+            settings, store, edition_id, now=now, renderer=_renderer(request), force=False
+        )
     except DigestError as exc:
         return _message(request, "Not found", str(exc), "/desk/", 404)
     sections = [{"id": s.format_id, "title": s.title} for s in view.sections]
@@ -149,11 +161,12 @@ async def edit_submit(request: Request, edition_id: int) -> Response:
             change,
             actor=f"desk:{session.user}",
             now=now_of(request),
+            renderer=_renderer(request),
         )
     except DigestError as exc:
         return _message(request, "Not changed", str(exc), back, 409)
     seen = int(fields.get("revision", "0") or 0)
-    notice = "others" if result.view.revision > seen + 1 else "edited"
+    notice = "others" if result.revision > seen + 1 else "edited"
     return RedirectResponse(f"{back}?notice={notice}", status_code=303)
 
 
