@@ -275,10 +275,32 @@ def run_one(
             reports.append(_refusal(settings, store, name, stale, now))
     coming = due(settings, store, name, now)
     if coming.send_at > now:
+        latest = _latest_finished(settings, store, name, now, late)
+        if latest is not None:
+            report = RunReport(newsletter=name)
+            report.warn(f"{name}: the period ending {latest} already ran; nothing to do")
+            reports.append(report)
         reports.append(_draft_only(settings, store, name, coming, now))
     else:
         reports.append(_run_fire(settings, store, name, coming.send_at, now))
     return reports
+
+
+def _latest_finished(
+    settings: Settings, store: Store, name: str, now: datetime, late: bool
+) -> str | None:
+    """The latest period's key if its run finished (and it still counts: within the
+    grace, or --late)."""
+    from digest.draft import _finished
+    from digest.pipeline import latest_period
+    from digest.schedule.triggers import latest_send_time
+
+    newsletter = settings.newsletters[name]
+    fire = latest_send_time(newsletter, now)
+    if fire is None or (now - fire > newsletter.grace and not late):
+        return None
+    key = latest_period(settings, name, now).key
+    return key if _finished(store, name, key) else None
 
 
 def _pending(store: Store, name: str, period_key: str) -> bool:
