@@ -10,9 +10,8 @@ those exact bytes are what is sent (digest.pipeline checks the fingerprint).
 
 from __future__ import annotations
 
-import copy
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -24,7 +23,7 @@ from digest import lifecycle
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.lifecycle import EditionStatus
-from digest.models import Edition, Section
+from digest.models import Edition, Group, Section
 from digest.overlay import Overlay
 from digest.overlay import apply as apply_overlay
 from digest.store import Store
@@ -117,13 +116,52 @@ def arrange(
     The selection runs once; the overlay is applied to a copy, so the automatic
     sections stay available to list what the editor dropped.
     """
-    from digest.editions import compose_edition, subject_for
+    from digest.editions import compose_edition
 
     auto = compose_edition(settings, session, newsletter_id, period)
-    edition = apply_overlay(copy.deepcopy(auto), overlay)
+    return auto.sections, overlaid(settings, auto, overlay)
+
+
+def overlaid(settings: Settings, auto: Edition, overlay: Overlay) -> Edition:
+    """The overlay applied to a copy of the automatic edition (``auto`` is unchanged)."""
+    from digest.editions import subject_for
+
+    edition = apply_overlay(copy_edition(auto), overlay)
     if not overlay.subject:
-        edition.subject = subject_for(settings, newsletter_id, period, overlay.headline or "")
-    return auto.sections, edition
+        period = Period(auto.period_start, auto.period_end)
+        edition.subject = subject_for(settings, auto.newsletter, period, overlay.headline or "")
+    return edition
+
+
+def copy_edition(edition: Edition) -> Edition:
+    """A copy whose sections, groups and item lists can be rearranged freely.
+
+    Items themselves are shared: the overlay never changes an item in place (an edited
+    item is a copy), so a deep copy would only cost time on every edit."""
+    sections = [
+        replace(
+            s,
+            items=list(s.items),
+            groups=[Group(g.heading, list(g.items), g.url) for g in s.groups],
+        )
+        for s in edition.sections
+    ]
+    return replace(edition, sections=sections)
+
+
+def selection_of(settings: Settings, row: EditionRow) -> Edition | None:
+    """The automatic edition as of the row's last recompose (None if never stored)."""
+    if row.selection is None:
+        return None
+    period = period_of(settings, row)
+    return Edition(
+        newsletter=row.newsletter,
+        title=settings.newsletters[row.newsletter].title,
+        subject=row.subject,
+        period_start=period.start,
+        period_end=period.end,
+        sections=[Section.from_dict(s) for s in row.selection],
+    )
 
 
 def compose(
@@ -172,6 +210,7 @@ def recompose_row(
     edition.markers = row.markers or ""  # kept across recomposes
     render_into(edition, renderer)
     store_renditions(row, edition, now)
+    row.selection = [s.to_dict() for s in auto]
     edition.id = row.id
     return auto, edition
 
@@ -191,7 +230,7 @@ def ensure_draft(
     Returns None when the period has nothing to show yet and the newsletter does not
     send empty editions; nothing is stored then.
     """
-    from digest.editions import edition_from_row, find_edition, has_news
+    from digest.editions import edition_from_row, find_edition, has_news, render_into
 
     renderer = _renderer(settings, renderer)
     newsletter = settings.newsletters[newsletter_id]
@@ -201,7 +240,8 @@ def ensure_draft(
             if row.status != EditionStatus.DRAFT:
                 return edition_from_row(row, newsletter.timezone)
             return recompose_row(settings, session, row, now, renderer)[1]
-        edition = compose(settings, session, newsletter_id, period, Overlay(), renderer)
+        auto, edition = arrange(settings, session, newsletter_id, period, Overlay())
+        render_into(edition, renderer)
         if not has_news(edition) and not newsletter.send_empty:
             session.rollback()
             return None
@@ -216,6 +256,7 @@ def ensure_draft(
             revision=0,
         )
         store_renditions(row, edition, now)
+        row.selection = [s.to_dict() for s in auto]
         session.add(row)
         try:
             session.flush()

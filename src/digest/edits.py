@@ -11,15 +11,23 @@ and retried on a clash, so each field keeps the last write and nothing else is t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import defer
 
 from digest import lifecycle
 from digest.config import Settings
-from digest.draft import arrange, period_of, recompose_row
+from digest.draft import (
+    arrange,
+    overlaid,
+    period_of,
+    recompose_row,
+    selection_of,
+)
 from digest.errors import DigestError
 from digest.models import Edition, Item, Section
 from digest.overlay import EDITABLE_TEXT, AddedItem, Overlay, added_as_item, item_key
@@ -365,7 +373,7 @@ def pick_groups(format_id: str, headings: list[str]) -> Change:
 class EditResult:
     message: str
     edition: Edition
-    view: DraftView
+    revision: int  # the draft's revision after this edit
     reopened: bool
 
 
@@ -376,21 +384,45 @@ def open_view(
     *,
     now: datetime,
     renderer: Renderer | None = None,
+    force: bool = True,
 ) -> tuple[Edition, DraftView]:
-    """Open the edition: a draft is recomposed (and stored); a frozen one is read."""
+    """Open the edition: a draft is recomposed from the store (and stored); a frozen one
+    is read. Without ``force`` a draft composed after the store last changed is read
+    as stored (the same result, without a second render after every edit)."""
     from digest.editions import edition_from_row
 
-    renderer = _renderer(settings, renderer)
     with store.session() as session:
         row = _row(session, edition_id)
+        zone = settings.newsletters[row.newsletter].timezone
         if row.status == lifecycle.EditionStatus.DRAFT:
-            auto, edition = recompose_row(settings, session, row, now, renderer)
+            stored = None if force else _fresh_selection(settings, session, row)
+            if stored is not None:
+                return edition_from_row(row, zone), build_view(
+                    row, stored.sections, edition_from_row(row, zone)
+                )
+            auto, edition = recompose_row(
+                settings, session, row, now, _renderer(settings, renderer)
+            )
         else:
-            edition = edition_from_row(row, settings.newsletters[row.newsletter].timezone)
+            edition = edition_from_row(row, zone)
             auto, _ = arrange(
                 settings, session, row.newsletter, period_of(settings, row), Overlay()
             )
         return edition, build_view(row, auto, edition)
+
+
+def _fresh_selection(settings: Settings, session: Any, row: EditionRow) -> Edition | None:
+    """The stored selection, if no item was collected or changed since it was composed."""
+    from sqlalchemy import func
+
+    from digest.store.tables import ItemRow
+
+    if row.composed_at is None or row.selection is None:
+        return None
+    changed = session.scalar(select(func.max(ItemRow.updated_at)))
+    if changed is not None and changed >= row.composed_at:
+        return None
+    return selection_of(settings, row)
 
 
 def apply_edit(
@@ -403,12 +435,15 @@ def apply_edit(
     now: datetime,
     renderer: Renderer | None = None,
 ) -> EditResult:
+    """Make one change and re-render the draft; retried when another edit wrote first."""
+    renderer = _renderer(settings, renderer)
     for _ in range(MAX_RETRIES):
-        outcome = _try_edit(settings, store, edition_id, change, actor, now)
-        if outcome is not None:
-            message, reopened = outcome
-            edition, view = open_view(settings, store, edition_id, now=now, renderer=renderer)
-            return EditResult(message, edition, view, reopened)
+        try:
+            result = _try_edit(settings, store, edition_id, change, actor, now, renderer)
+        except OperationalError:  # SQLite: another writer committed since we read
+            result = None
+        if result is not None:
+            return result
     raise EditError(f"edition {edition_id} is being edited by others; try again")
 
 
@@ -419,35 +454,79 @@ def _try_edit(
     change: Change,
     actor: str,
     now: datetime,
-) -> tuple[str, bool] | None:
-    """One read-modify-write of the overlay; None when someone else wrote first."""
+    renderer: Renderer,
+) -> EditResult | None:
+    """One read-modify-write of the overlay; None when someone else wrote first.
+
+    The edit re-applies the overlay to the selection stored at the last recompose and
+    renders once: no new selection from the store (opening the page or a collect does
+    that), so the refreshed preview costs about one render."""
+    from digest.editions import render_into
+
     with store.session() as session:
-        row = _row(session, edition_id)
+        row = _row(session, edition_id, light=True)
         lifecycle.check_editable(row)
         seen = row.revision
         overlay = Overlay.from_dict(row.overlay)
-        auto, current = arrange(
-            settings, session, row.newsletter, period_of(settings, row), overlay
-        )
-        view = build_view(row, auto, current)
-        message = change(overlay, view)
+        auto = selection_of(settings, row)
+        if auto is None:
+            sections, current = arrange(
+                settings, session, row.newsletter, period_of(settings, row), overlay
+            )
+            auto = replace(current, sections=sections)
+        current = overlaid(settings, auto, overlay)
+        message = change(overlay, build_view(row, auto.sections, current))
+        edition = overlaid(settings, auto, overlay)
+        edition.markers = row.markers or ""  # the edition keeps its recipient markers
+        edition = render_into(edition, renderer)
         written = session.execute(
             update(EditionRow)
             .where(EditionRow.id == edition_id, EditionRow.revision == seen)
-            .values(overlay=overlay.to_dict(), revision=seen + 1)
+            .values(overlay=overlay.to_dict(), revision=seen + 1, **_renditions(edition))
             .execution_options(synchronize_session=False)
         )
         if written.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
             return None
-        session.refresh(row)
-        reopened = lifecycle.reopen_if_approved(session, row, actor=actor, now=now)
+        reopened = False
+        if row.status != lifecycle.EditionStatus.DRAFT:
+            session.expire(row)
+            reopened = lifecycle.reopen_if_approved(session, row, actor=actor, now=now)
         lifecycle.record(session, row, "edit", actor=actor, now=now, detail=message)
-        return message, reopened
+        edition.id = edition_id
+        return EditResult(message, edition, seen + 1, reopened)
 
 
-def _row(session: Any, edition_id: int) -> EditionRow:
-    row = session.get(EditionRow, edition_id)
+def _renditions(edition: Edition) -> dict[str, Any]:
+    return {
+        "subject": edition.subject,
+        "headline": edition.headline,
+        "preheader": edition.preheader,
+        "note": edition.note,
+        "sections": [s.to_dict() for s in edition.sections],
+        "html": edition.html,
+        "text": edition.text,
+        "web_html": edition.web_html,
+        "markers": edition.markers,
+    }  # not composed_at: the selection is as old as the last recompose
+
+
+def _row(session: Any, edition_id: int, light: bool = False) -> EditionRow:
+    """The edition's row; ``light`` skips the stored renditions an edit rewrites."""
+    if light:
+        query = (
+            select(EditionRow)
+            .where(EditionRow.id == edition_id)
+            .options(
+                defer(EditionRow.sections),
+                defer(EditionRow.html),
+                defer(EditionRow.text),
+                defer(EditionRow.web_html),
+            )
+        )
+        row = session.scalars(query).first()
+    else:
+        row = session.get(EditionRow, edition_id)
     if row is None:
         raise EditError(f"edition {edition_id} does not exist")
     assert isinstance(row, EditionRow)

@@ -163,7 +163,7 @@ def test_add_unreachable_url_gives_an_item_to_fill_in(cli: Invoke, page_server: 
 
 def test_a_collect_between_two_edits_keeps_both(cli: Invoke, org: dict[str, Any]) -> None:
     cli("collect", *AT)
-    c, b, a = keys(draft(cli), "weekly_list")
+    b = keys(draft(cli), "weekly_list")[1]
     cli("edit", "drop", "weekly", b, *AT)
     write_feed(
         org["feeds"]["news"],
@@ -196,10 +196,7 @@ def test_approve_freezes_then_edit_reopens_then_sending_refuses(
     cli("run", "weekly", "--at", FRIDAY_SEND, "--no-collect")
     files = maildir_files(tmp_path)
     assert len(files) == 1 and "Changed after approval" in files[0].read_text()
-    edition = draft(cli)["edition_id"] if False else 1
-    refused = cli(
-        "edit", "headline", "weekly", "Too late", "--edition", str(edition), *AT, ok=False
-    )
+    refused = cli("edit", "headline", "weekly", "Too late", "--edition", "1", *AT, ok=False)
     assert refused.exit_code == 1 and "sending has started" in refused.output
 
 

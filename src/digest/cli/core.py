@@ -319,20 +319,43 @@ def run_one(
     renderer: Renderer,
     late: bool = False,
 ) -> list[RunReport]:
-    from digest.draft import due, missed
+    from digest.draft import _finished, due, missed
 
     reports = []
     stale = missed(settings, name, now)
-    if stale is not None and _pending(store, name, stale.period.key):
+    if stale is not None and not _finished(store, name, stale.period.key):
         if late:
             return [_run_fire(settings, store, name, stale.send_at, now, runner)]
-        reports.append(_refusal(settings, store, name, stale, now))
+        if _pending(store, name, stale.period.key):
+            reports.append(_refusal(settings, store, name, stale, now))
     coming = due(settings, store, name, now)
     if coming.send_at > now:
+        latest = _latest_finished(settings, store, name, now, late)
+        if latest is not None:
+            report = RunReport(newsletter=name)
+            report.warn(f"{name}: the period ending {latest} already ran; nothing to do")
+            reports.append(report)
         reports.append(_draft_only(settings, store, name, coming, now, renderer))
     else:
         reports.append(_run_fire(settings, store, name, coming.send_at, now, runner))
     return reports
+
+
+def _latest_finished(
+    settings: Settings, store: Store, name: str, now: datetime, late: bool
+) -> str | None:
+    """The latest period's key if its run finished (and it still counts: within the
+    grace, or --late)."""
+    from digest.draft import _finished
+    from digest.pipeline import latest_period
+    from digest.triggers import latest_send_time
+
+    newsletter = settings.newsletters[name]
+    fire = latest_send_time(newsletter, now)
+    if fire is None or (now - fire > newsletter.grace and not late):
+        return None
+    key = latest_period(settings, name, now).key
+    return key if _finished(store, name, key) else None
 
 
 def _pending(store: Store, name: str, period_key: str) -> bool:
@@ -469,11 +492,41 @@ def demo(
         with store.session() as session:
             result = import_csv(session, sample, now=parse_at(at))
         console.print(f"Subscribers: {result.summary()}")
-    reports = run_all(settings, list(settings.newsletters), parse_at(at), store, True)
+    # The demo builds "this week's" newsletters as of --at, late or not.
+    reports = run_all(settings, list(settings.newsletters), parse_at(at), store, True, late=True)
     for report in reports:
         print_report(report)
+    drafts = _next_drafts(settings, store, parse_at(at))
     out = settings.out_dir
     console.print("\n[bold]Done.[/] Open what digest made:")
     console.print(f"  email (Maildir, one file per subscriber): {out / 'outbox' / 'new'}")
     console.print(f"  archive pages: {out / 'site' / 'index.html'}")
     console.print(f"  social posts (dry run): {out / 'social'}")
+    _print_desk_hint(settings, drafts)
+
+
+def _next_drafts(settings: Settings, store: Store, now: datetime) -> list[tuple[str, int]]:
+    """Each newsletter's next edition as a draft (when it has anything to show yet)."""
+    from digest.draft import due, ensure_draft
+
+    drafts = []
+    for name in settings.newsletters:
+        period = due(settings, store, name, now).period
+        edition = ensure_draft(settings, store, name, period, now=now, actor="demo")
+        if edition is not None and edition.id is not None:
+            drafts.append((name, edition.id))
+    return drafts
+
+
+def _print_desk_hint(settings: Settings, drafts: list[tuple[str, int]]) -> None:
+    if not drafts:
+        return
+    base = f"http://{settings.web.host}:{settings.web.port}"
+    console.print("\n[bold]Next editions, drafts to shape before they go out:[/]")
+    for name, edition_id in drafts:
+        console.print(f"  {name}: {base}/desk/editions/{edition_id}/edit (or: digest draft {name})")
+    console.print(
+        'Open the desk: export DIGEST_STAFF_PASSWORD_HASH="$(digest web hash-password)" '
+        f"(type the password you want), run 'digest serve', then sign in at {base}/desk/login.",
+        markup=False,
+    )

@@ -21,15 +21,18 @@ import getpass
 import json
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from digest.cli.app import app, console, settings_from, user_errors
 from digest.cli.core import AT_HELP, check_newsletter, parse_at
 from digest.config import Settings
-from digest.edits import Change, DraftView, EditError, apply_edit, open_view
 from digest.errors import DigestError
 from digest.store import Store, open_store
+
+if TYPE_CHECKING:  # the editing modules load only when an edit command runs
+    from digest.edits import Change, DraftView
 
 NEWSLETTER = typer.Argument(..., help="Newsletter id from config.yaml.")
 EDITION = typer.Option(None, "--edition", help="Edition id (default: the next one due).")
@@ -77,6 +80,8 @@ def _run_change(
     store = open_store(settings.store.url)
     now = parse_at(at)
     edition_id = draft_id(settings, store, newsletter, edition, now)
+    from digest.edits import apply_edit
+
     result = apply_edit(settings, store, edition_id, change, actor=actor(by), now=now)
     console.print(f"edition #{edition_id} ({newsletter}): {result.message}", markup=False)
     if result.reopened:
@@ -100,6 +105,8 @@ def draft(
     store = open_store(settings.store.url)
     now = parse_at(at)
     edition_id = draft_id(settings, store, newsletter, edition, now)
+    from digest.edits import open_view
+
     _, view = open_view(settings, store, edition_id, now=now)
     if as_json:
         console.print_json(json.dumps(view.to_dict(), default=str))
@@ -264,7 +271,7 @@ def move(
     by: str | None = BY,
 ) -> None:
     """Move an item up, down, to a position, or into another section."""
-    from digest.edits import Where
+    from digest.edits import EditError, Where
     from digest.edits import move as change
 
     position: Where

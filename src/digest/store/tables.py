@@ -97,6 +97,9 @@ class EditionRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     # the staff's edits (digest.overlay.Overlay.to_dict), applied on every recompose
     overlay: Mapped[dict[str, Any] | None]
+    # the automatic selection (Section.to_dict list) as of the last recompose from the
+    # store: an edit re-applies the overlay to it and renders, without a new selection
+    selection: Mapped[list[Any] | None]
     # sha256 of the frozen renditions, set at approval; what is sent must match it
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     # bumped on every stored change of the draft: the desk's conflict check

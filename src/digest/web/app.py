@@ -16,7 +16,7 @@ from digest.config import Settings
 from digest.reach.clicks import ClickRecorder
 from digest.render import Renderer
 from digest.store import Store
-from digest.web import approval, archive, desk, public, reach
+from digest.web import approval, archive, desk, editdesk, public, reach
 from digest.web.auth import SessionCodec
 from digest.web.limits import BodyLimit
 from digest.web.pages import page
@@ -80,6 +80,7 @@ def create_app(
     app.include_router(desk.router)
     app.include_router(approval.router)
     app.include_router(reach.router)
+    app.include_router(editdesk.router)
     _install_handlers(app)
     if settings.web.trusted_proxies:
         # X-Forwarded-For / -Proto are believed only from these (the client's address

@@ -21,6 +21,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("preheader", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("note", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("overlay", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("selection", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("fingerprint", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("revision", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("composed_at", sa.DateTime(timezone=True), nullable=True))
@@ -52,6 +53,7 @@ def downgrade() -> None:
             "composed_at",
             "revision",
             "fingerprint",
+            "selection",
             "overlay",
             "note",
             "preheader",
