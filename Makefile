@@ -38,12 +38,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Rewrites the email and social golden files; review the diff (git diff tests/*/golden).
 golden: $(STAMP)
-	$(BIN)/pytest tests/test_golden.py --update-golden
+	$(BIN)/pytest tests/render/test_golden.py tests/social/test_golden.py --update-golden -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/collect.py
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/startup.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

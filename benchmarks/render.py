@@ -1,10 +1,10 @@
-"""Rendering overhead: Renderer.email (Jinja → MJML → HTML → checks; css-inline only
-when override markup uses the inline classes) against a bare mjml-python compile of the
-same MJML, for a ~100-item demo edition.
+"""A report of the render time: Renderer.email (Jinja → MJML → HTML → checks) for a
+~100-item demo edition, beside a bare mjml-python compile of the same MJML.
 
     .venv/bin/python benchmarks/render.py [N [ROUNDS]]
 
-Last line: render_overhead=<edition_ms / bare_mjml_ms> (goal ≤ 3).
+No goal: an edition is rendered once per send (each copy is filled in by substitution),
+so these milliseconds are not something a user waits for. Last line: render_ms=.
 """
 
 from __future__ import annotations
@@ -242,7 +242,8 @@ def main() -> None:
     print(f"html_bytes={rendered.html_bytes} text_bytes={len(rendered.text.encode())}")
     print(f"edition_ms={edition_ms:.2f} (Renderer.email: jinja + text + mjml + checks)")
     print(f"bare_mjml_ms={bare_ms:.2f} (mjml2html of the same MJML)")
-    print(f"render_overhead={edition_ms / bare_ms:.2f}")
+    print(f"mjml_share={bare_ms / edition_ms:.2f} (of the render time, for context)")
+    print(f"render_ms={edition_ms:.2f}")
 
 
 if __name__ == "__main__":

@@ -76,8 +76,6 @@ def _secret(value: Any) -> SecretRef:
     return SecretRef(value)
 
 
-Secret = SecretRef
-
 
 def _duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
@@ -182,7 +180,7 @@ class XSource(Strict):
 
     type: Literal["x"]
     accounts: tuple[SocialAccount, ...]
-    bearer_token: Secret
+    bearer_token: SecretRef
     enabled: bool = False
     max_posts: int = 20
     tags: tuple[str, ...] = ()
@@ -264,6 +262,7 @@ class MaildirChannel(Strict):
 
     type: Literal["maildir"]
     path: Path = Path("out/outbox")
+    give_up_after: Duration = timedelta(days=3)  # an edition's deadline for deferred copies
 
 
 class SmtpChannel(Strict):
@@ -274,19 +273,23 @@ class SmtpChannel(Strict):
     port: int = 587
     security: Literal["starttls", "tls", "none"] = "starttls"
     ca_file: Path | None = None  # PEM CA bundle to trust instead of the system's (private CA)
-    username: Secret | None = None
-    password: Secret | None = None
+    username: SecretRef | None = None
+    password: SecretRef | None = None
     pool_size: int = 4
     rate_per_second: float | None = None
     rate_per_hour: float | None = None
     return_path: str | None = None  # a fixed bounce address; VERP when it holds '{token}'
     dkim_selector: str | None = None
     dkim_domain: str | None = None
-    dkim_private_key: Secret | None = None
+    dkim_private_key: SecretRef | None = None
     timeout: float = 30.0
-    retry_delay: float = 60.0  # seconds before the first retry after a 4xx; doubles each time
-    max_attempts: int = 5  # a recipient still deferred after this many tries is failed
-    batch_size: int = 500  # rows claimed per batch: the in-flight window after a crash
+    retry_delay: float = 60.0  # seconds before the first retry after a 4xx; then ~ the age
+    max_retry_delay: float = 3600.0  # the longest wait between two tries of one copy
+    give_up_after: Duration = timedelta(days=3)  # an edition's deadline for deferred copies
+    # Deprecated, accepted and ignored: only a permanent answer or the deadline ends a
+    # delivery now, and copies are claimed one per connection, not in batches.
+    max_attempts: int | None = None
+    batch_size: int | None = None
 
 
 class SocialOutboxChannel(Strict):
@@ -300,7 +303,7 @@ class SocialOutboxChannel(Strict):
 class BlueskyChannel(Strict):
     type: Literal["bluesky"]
     handle: str
-    app_password: Secret
+    app_password: SecretRef
     service: str = "https://bsky.social"
     session_file: Path = Path("out/state/bluesky-session")
     langs: tuple[str, ...] = ("en",)
@@ -308,10 +311,10 @@ class BlueskyChannel(Strict):
 
 class XChannel(Strict):
     type: Literal["x"]
-    consumer_key: Secret
-    consumer_secret: Secret
-    access_token: Secret
-    access_token_secret: Secret
+    consumer_key: SecretRef
+    consumer_secret: SecretRef
+    access_token: SecretRef
+    access_token_secret: SecretRef
 
 
 ChannelConfig = Annotated[
@@ -327,7 +330,7 @@ class StoreConfig(Strict):
 class WebConfig(Strict):
     host: str = "127.0.0.1"
     port: int = 8000
-    staff_password_hash: Secret | None = None
+    staff_password_hash: SecretRef | None = None
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For / -Proto are
     # believed; nobody's by default, so no client can choose its own address.
     trusted_proxies: list[str] = []
@@ -351,9 +354,9 @@ class Settings(Strict):
     """The whole of config.yaml."""
 
     organization: Organization
-    signing_key: Secret | None = None
+    signing_key: SecretRef | None = None
     # keys that signed links already mailed: still honoured, never used to sign
-    signing_keys_old: Secret | None = None
+    signing_keys_old: SecretRef | None = None
     store: StoreConfig = StoreConfig()
     output_dir: Path = Path("out")
     templates_dir: Path | None = None

@@ -1,4 +1,4 @@
-"""Editions: one newsletter for one period, frozen once built.
+"""Editions: one newsletter for one period, a draft until approved, then frozen.
 
 The frozen row holds the sections (items included), the rendered email HTML and text
 (with recipient placeholders) and the archive page, so a resend, a retry or a crash
@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.formats import build_sections
 from digest.models import Edition, Section
+from digest.overlay import Overlay
+from digest.overlay import apply as apply_overlay
 from digest.store import Store
 from digest.store.tables import EditionRow
 from digest.timing import Period
@@ -25,24 +26,33 @@ if TYPE_CHECKING:
     from digest.render import Renderer
 
 
-def subject_for(settings: Settings, newsletter_id: str, period: Period) -> str:
+def subject_for(settings: Settings, newsletter_id: str, period: Period, headline: str = "") -> str:
+    """The subject template filled in; ``{headline}`` is the editor's (or the title)."""
     newsletter = settings.newsletters[newsletter_id]
     date = f"{period.end:%B} {period.end.day}, {period.end.year}"
-    return newsletter.subject.format(title=newsletter.title, date=date)
+    return newsletter.subject.format(
+        title=newsletter.title, date=date, headline=headline or newsletter.title
+    )
 
 
 def compose_edition(
-    settings: Settings, session: Session, newsletter_id: str, period: Period
+    settings: Settings,
+    session: Session,
+    newsletter_id: str,
+    period: Period,
+    overlay: Overlay | None = None,
 ) -> Edition:
-    """The edition's content for a period, not yet rendered or stored."""
-    return Edition(
+    """The edition's content for a period with the staff's overlay, not yet rendered."""
+    overlay = overlay or Overlay()
+    edition = Edition(
         newsletter=newsletter_id,
         title=settings.newsletters[newsletter_id].title,
-        subject=subject_for(settings, newsletter_id, period),
+        subject=subject_for(settings, newsletter_id, period, overlay.headline or ""),
         period_start=period.start,
         period_end=period.end,
         sections=build_sections(settings, session, newsletter_id, period),
     )
+    return apply_overlay(edition, overlay)
 
 
 def has_news(edition: Edition) -> bool:
@@ -77,18 +87,13 @@ def edition_from_row(row: EditionRow, period_tz: str) -> Edition:
         period_start=row.period_start.astimezone(zone),
         period_end=row.period_end.astimezone(zone),
         sections=[Section.from_dict(s) for s in row.sections],
+        headline=row.headline or "",
+        preheader=row.preheader or "",
+        note=row.note or "",
         html=row.html,
         text=row.text,
         web_html=row.web_html,
     )
-
-
-def load_edition(settings: Settings, store: Store, edition_id: int) -> Edition | None:
-    with store.session() as session:
-        row = session.get(EditionRow, edition_id)
-        if row is None:
-            return None
-        return edition_from_row(row, settings.newsletters[row.newsletter].timezone)
 
 
 def build_edition(
@@ -99,58 +104,18 @@ def build_edition(
     *,
     now: datetime,
     renderer: Renderer | None = None,
+    actor: str = "digest",
 ) -> Edition | None:
-    """Build and freeze the period's edition, or return the one already frozen.
+    """The period's edition: its draft, recomposed now (edits kept), or the frozen one
+    once approved. See digest.draft.
 
     Returns None when the period has nothing new and the newsletter does not send
     empty editions; nothing is stored then, so a later collect can still fill it.
     """
-    newsletter = settings.newsletters[newsletter_id]
-    with store.session() as session:
-        existing = find_edition(session, newsletter_id, period.key)
-        if existing is not None:
-            return edition_from_row(existing, newsletter.timezone)
-        edition = compose_edition(settings, session, newsletter_id, period)
-        if not has_news(edition) and not newsletter.send_empty:
-            session.rollback()
-            return None
-        if renderer is None:
-            from digest.render import Renderer
+    from digest.draft import ensure_draft
 
-            renderer = Renderer(settings)
-        render_into(edition, renderer)
-        row = _row_for(edition, period, now, needs_approval=newsletter.approval is not None)
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:  # another process froze this period first: use theirs
-            session.rollback()
-            return _reload(settings, store, newsletter_id, period)
-        edition.id = row.id
-        return edition
-
-
-def _reload(settings: Settings, store: Store, newsletter_id: str, period: Period) -> Edition:
-    with store.session() as session:
-        row = find_edition(session, newsletter_id, period.key)
-        assert row is not None
-        return edition_from_row(row, settings.newsletters[newsletter_id].timezone)
-
-
-def _row_for(edition: Edition, period: Period, now: datetime, needs_approval: bool) -> EditionRow:
-    return EditionRow(
-        newsletter=edition.newsletter,
-        period_key=period.key,
-        period_start=period.start,
-        period_end=period.end,
-        title=edition.title,
-        subject=edition.subject,
-        status="draft" if needs_approval else "approved",
-        sections=[s.to_dict() for s in edition.sections],
-        html=edition.html,
-        text=edition.text,
-        web_html=edition.web_html,
-        created_at=now,
+    return ensure_draft(
+        settings, store, newsletter_id, period, now=now, actor=actor, renderer=renderer
     )
 
 
@@ -161,13 +126,17 @@ def preview_edition(
     period: Period,
     renderer: Renderer | None = None,
 ) -> Edition:
-    """Render what the period's edition would be, changing nothing in the store."""
+    """Render what the period's edition would be (its draft's edits included), changing
+    nothing in the store; a frozen edition is shown as frozen."""
+    overlay = Overlay()
     with store.session() as session:
         existing = find_edition(session, newsletter_id, period.key)
         if existing is not None:
-            return edition_from_row(existing, settings.newsletters[newsletter_id].timezone)
+            if existing.status != "draft":
+                return edition_from_row(existing, settings.newsletters[newsletter_id].timezone)
+            overlay = Overlay.from_dict(existing.overlay)
     with store.scratch() as session:
-        edition = compose_edition(settings, session, newsletter_id, period)
+        edition = compose_edition(settings, session, newsletter_id, period, overlay)
     if renderer is None:
         from digest.render import Renderer
 

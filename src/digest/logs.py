@@ -30,6 +30,17 @@ SECRET_ENV_NAME = re.compile(
 MIN_SECRET_LENGTH = 6
 _AUTH_HEADER = re.compile(r"((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)([^'\"\r\n,}]+)", re.I)
 _BEARER = re.compile(r"\b(Bearer|Basic|OAuth)\s+[A-Za-z0-9._~+/=%-]+", re.I)
+# Subscribers' addresses never belong in logs or stored run errors (a server's reply or
+# an exception may quote one); the delivery ledger keeps each copy's own error.
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+ADDRESS_REDACTED = "[address]"
+
+
+def redact_addresses(text: str) -> str:
+    """``jane@example.org`` → ``[address]``: for logs and stored run errors."""
+    return _ADDRESS.sub(ADDRESS_REDACTED, text)
+
+
 # Libraries that log request headers or signed URLs at DEBUG.
 CHATTY_LOGGERS = (
     "tweepy",
@@ -39,7 +50,6 @@ CHATTY_LOGGERS = (
     "httpcore",
     "urllib3",
     "atproto",
-    "aiosmtplib",
     "mail.log",
 )
 
@@ -111,7 +121,8 @@ class Redactor:
         if self._pattern is not None:
             text = self._pattern.sub(REDACTED, text)
         text = _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
-        return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        return redact_addresses(text)
 
 
 class OneLineFormatter(logging.Formatter):

@@ -160,6 +160,11 @@ class Edition:
     period_end: datetime
     sections: list[Section]
     id: int | None = None
+    # The editor's words for this edition (see digest.overlay): the email's and the
+    # archive page's H1, the inbox preview text and a note at the top. Empty: none.
+    headline: str = ""
+    preheader: str = ""
+    note: str = ""
     html: str = ""  # email HTML with recipient placeholders (see render.email)
     text: str = ""
     web_html: str = ""

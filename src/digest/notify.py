@@ -7,6 +7,7 @@ first email channel configured when no newsletter is named.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,7 +17,7 @@ from digest.delivery.system import MailNotSent, send_system_message, system_mess
 from digest.errors import DigestError
 from digest.logs import event
 from digest.store import Store
-from digest.store.tables import DeliveryRow, SocialPostRow
+from digest.store.tables import DeliveryRow, EditionRow, SocialPostRow
 
 log = logging.getLogger("digest.notify")
 
@@ -78,6 +79,54 @@ def sent_summary(store: Store, edition_id: int | None) -> str:
     return "\n".join(lines)
 
 
+def resume_command(newsletter: str, period_key: str, edition_id: int | None) -> str:
+    """The real command that resumes a run (or only its email, once an edition exists)."""
+    if edition_id is not None:
+        return f"digest send {newsletter} --edition {edition_id}"
+    return f"digest run {newsletter} --at {period_key}"
+
+
+def notify_deferred(settings: Settings, store: Store, edition_id: int, now: datetime) -> bool:
+    """Tell staff, once per edition, that some copies are deferred and how it goes on.
+
+    Returns True when the notice went out now; False when it had gone before, there is
+    no staff address, or it could not be sent (logged).
+    """
+    staff = settings.organization.staff_email
+    with store.session() as session:
+        row = session.get(EditionRow, edition_id)
+        if row is None or row.delivery_noticed_at is not None or not staff:
+            return False
+        newsletter, period_key, until = row.newsletter, row.period_key, row.deliver_until
+        row.delivery_noticed_at = now  # claimed first: two senders never both notify
+    title = settings.newsletters[newsletter].title if newsletter in settings.newsletters else ""
+    deadline = f"{until:%Y-%m-%d %H:%M} UTC" if until else "its deadline"
+    text = "\n".join(
+        [
+            f"'{title}' ({newsletter}, period {period_key}) is still being delivered: some "
+            "recipients' servers answered 'try again later' (or could not be reached).",
+            "",
+            sent_summary(store, edition_id),
+            "",
+            f"Deferred copies are retried automatically by 'digest schedule' until {deadline}; "
+            "after that they count as failed. Nobody is mailed twice.",
+            f"To retry now: {resume_command(newsletter, period_key, edition_id)}",
+        ]
+    )
+    try:
+        send_notice(
+            settings,
+            staff,
+            f"[digest] Deferred: {title} ({period_key})",
+            text,
+            newsletter=newsletter,
+        )
+    except NoticeError as exc:
+        event(log, "notice.failed", logging.ERROR, newsletter=newsletter, error=str(exc))
+        return False
+    return True
+
+
 def notify_failure(
     settings: Settings,
     store: Store,
@@ -113,8 +162,8 @@ def notify_failure(
     lines += [
         "",
         "Nothing is sent twice: fix the cause, then run "
-        f"'digest resume {run_id}' (or restart 'digest schedule' within the grace period) "
-        "to resume where it stopped.",
+        f"'{resume_command(newsletter, period_key, edition_id)}' (or let 'digest schedule' "
+        "retry it within the grace period) to resume where it stopped.",
     ]
     try:
         send_notice(

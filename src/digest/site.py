@@ -46,8 +46,11 @@ class ArchiveEntry:
         return self.path.rstrip("/").rsplit("/", 1)[-1] + "/"
 
 
-def archive_entries(settings: Settings, store: Store, newsletter_id: str) -> list[ArchiveEntry]:
-    """Published editions of a newsletter, newest first."""
+def archive_entries(
+    settings: Settings, store: Store, newsletter_id: str, renderer: Renderer | None = None
+) -> list[ArchiveEntry]:
+    """Published editions of a newsletter, newest first (``renderer`` renders the pages
+    of older rows that have none stored; made on demand when not given)."""
     query = (
         select(EditionRow)
         .where(EditionRow.newsletter == newsletter_id, EditionRow.status.not_in(UNPUBLISHED))
@@ -55,10 +58,10 @@ def archive_entries(settings: Settings, store: Store, newsletter_id: str) -> lis
     )
     with store.session() as session:
         rows = session.scalars(query).all()
-        return [_entry(settings, row) for row in rows]
+        return [_entry(settings, row, renderer) for row in rows]
 
 
-def _entry(settings: Settings, row: EditionRow) -> ArchiveEntry:
+def _entry(settings: Settings, row: EditionRow, renderer: Renderer | None) -> ArchiveEntry:
     titles = tuple(str(s.get("title", "")) for s in row.sections or [] if isinstance(s, dict))
     return ArchiveEntry(
         newsletter=row.newsletter,
@@ -70,11 +73,11 @@ def _entry(settings: Settings, row: EditionRow) -> ArchiveEntry:
         path=edition_path(row.newsletter, row.period_end),
         url=edition_url(settings, row.newsletter, row.period_end),
         section_titles=titles,
-        web_html=row.web_html or _render_page(settings, row),
+        web_html=row.web_html or _render_page(renderer or Renderer(settings), row),
     )
 
 
-def _render_page(settings: Settings, row: EditionRow) -> str:
+def _render_page(renderer: Renderer, row: EditionRow) -> str:
     """Older rows without a stored page: render it again from the frozen sections."""
     edition = Edition(
         newsletter=row.newsletter,
@@ -85,7 +88,7 @@ def _render_page(settings: Settings, row: EditionRow) -> str:
         sections=[Section.from_dict(s) for s in row.sections or []],
         id=row.id,
     )
-    return Renderer(settings).web_page(edition)
+    return renderer.web_page(edition)
 
 
 def _newsletter_context(settings: Settings, newsletter_id: str) -> dict[str, object]:
@@ -140,11 +143,13 @@ def render_site_index(settings: Settings, renderer: Renderer | None = None) -> s
     )
 
 
-def write_site(settings: Settings, store: Store, newsletter_id: str) -> Path:
+def write_site(
+    settings: Settings, store: Store, newsletter_id: str, renderer: Renderer | None = None
+) -> Path:
     """Write the newsletter's edition pages, archive index, feed and the site index."""
     site = settings.out_dir / "site"
-    renderer = Renderer(settings)
-    entries = archive_entries(settings, store, newsletter_id)
+    renderer = renderer or Renderer(settings)
+    entries = archive_entries(settings, store, newsletter_id, renderer)
     for entry in entries:
         _write(site / entry.path / "index.html", entry.web_html)
     archive = site / "archive" / newsletter_id

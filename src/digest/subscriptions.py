@@ -31,6 +31,8 @@ from digest.delivery.tokens import (
     subscriber_token,
 )
 from digest.errors import DigestError
+from digest.render import Renderer
+from digest.render.templates import render
 from digest.store import Store
 from digest.store.tables import ConsentRow, SpentTokenRow, SubscriberRow, SubscriptionRow
 from digest.subscribers import (
@@ -111,6 +113,7 @@ def request_subscription(
     ip: str | None,
     user_agent: str | None,
     now: datetime,
+    renderer: Renderer | None = None,
 ) -> SubscriptionRequest:
     """Record a pending subscription and its consent, and mail the confirmation link.
 
@@ -151,7 +154,7 @@ def request_subscription(
         "confirm",
         {"s": subscriber_id, "l": list(wanted), "c": consent_ids},
     )
-    send_confirmation(settings, address, clean_name, wanted, token, now)
+    send_confirmation(settings, address, clean_name, wanted, token, now, renderer)
     return SubscriptionRequest(address, wanted, token, sent=True)
 
 
@@ -401,9 +404,10 @@ def send_confirmation(
     lists: tuple[str, ...],
     token: str,
     now: datetime,
+    renderer: Renderer | None = None,
 ) -> None:
-    from digest.render.templates import make_environment, render
-
+    """``renderer``: the caller's (the web app's one); made here when not given."""
+    renderer = renderer or Renderer(settings)
     titles = newsletter_lists(settings)
     context = {
         "name": name,
@@ -411,13 +415,12 @@ def send_confirmation(
         "confirm_url": urls.confirm_url(settings, token),
         "expires_hours": 72,
     }
-    env = make_environment(settings)
     message = system_message(
         settings,
         to=address,
         subject=f"Please confirm your subscription to {settings.organization.name}",
-        text=render(env, "web/mail/confirm.txt.j2", context),
-        html=render(env, "web/mail/confirm.html.j2", context),
+        text=render(renderer.env, "web/mail/confirm.txt.j2", context),
+        html=render(renderer.env, "web/mail/confirm.html.j2", context),
         now=now,
     )
     deliver_message(settings, message, lists[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import ipaddress
 import random
 import socket
@@ -17,15 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from sqlalchemy import insert, select
 
 from digest.render import placeholders as p
 from digest.store import Store
-from digest.store.tables import EditionRow
+from digest.store.tables import (
+    DeliveryRow,
+    EditionRow,
+    SubscriberRow,
+    SubscriptionRow,
+)
 from digest.subscribers import add_subscriber
 
 HTML = (
@@ -66,6 +74,70 @@ def add_people(store: Store, now: datetime, count: int, list_name: str = "weekly
         for i, address in enumerate(addresses):
             add_subscriber(session, address, now, name=f"Member {i}", lists=(list_name,))
     return addresses
+
+
+def add_many(store: Store, now: datetime, count: int, list_name: str = "weekly") -> list[str]:
+    """``count`` confirmed subscribers m1@example.net… in two bulk inserts (fast)."""
+    emails = [f"m{i}@example.net" for i in range(1, count + 1)]
+    with store.session() as session:
+        session.execute(
+            insert(SubscriberRow),
+            [
+                {
+                    "id": i,
+                    "email": e,
+                    "name": None,
+                    "status": "active",
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i, e in enumerate(emails, 1)
+            ],
+        )
+        session.execute(
+            insert(SubscriptionRow),
+            [
+                {
+                    "subscriber_id": i,
+                    "list_name": list_name,
+                    "status": "confirmed",
+                    "created_at": now,
+                    "confirmed_at": now,
+                }
+                for i in range(1, count + 1)
+            ],
+        )
+    return emails
+
+
+def write_smtp_config(
+    raw_config: dict[str, Any], path: Path, port: int, **smtp: Any
+) -> dict[str, Any]:
+    """config.yaml for the CLI in a subprocess: the weekly newsletter through SMTP at port."""
+    raw = copy.deepcopy(raw_config)
+    raw["channels"] = {
+        "smtp": {
+            "type": "smtp",
+            "host": "127.0.0.1",
+            "port": port,
+            "security": "none",
+            "pool_size": 4,
+            "retry_delay": 0.2,
+            **smtp,
+        }
+    }
+    raw["newsletters"]["weekly"]["channels"] = ["smtp"]
+    path.write_text(yaml.safe_dump(raw))
+    return raw
+
+
+def delivery_statuses(store: Store, edition_id: int) -> Counter[str]:
+    with store.session() as session:
+        rows = session.execute(
+            select(DeliveryRow.status).where(DeliveryRow.edition_id == edition_id)
+        ).scalars()
+        return Counter(rows)
 
 
 @dataclass

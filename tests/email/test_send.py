@@ -167,18 +167,30 @@ def test_connection_dropped_after_data_resends_at_most_once(
     assert report.sent == 40
 
 
-def test_a_second_sender_is_refused_while_the_lease_is_held(
+def test_a_copy_claimed_by_a_live_worker_elsewhere_waits_for_its_lease(
     settings: Settings, store: Store, now: datetime
 ) -> None:
-    from digest.delivery import ledger
-    from digest.errors import DigestError
+    from datetime import timedelta
 
-    add_people(store, now, 2)
+    from digest.delivery import ledger
+
+    people = add_people(store, now, 3)
     edition = make_edition(store, now)
-    ledger.acquire_lock(store, edition, "otherhost:1:abc")
-    with pytest.raises(DigestError, match="being sent by otherhost"):
-        send_edition(settings, store, edition, RunReport(), now=now)
-    assert statuses(store, edition) == {}
+    with store.session() as session:
+        row = session.get(EditionRow, edition)
+        assert row is not None
+        ledger.freeze_audience(session, row, "weekly", now)
+    with store.session() as session:  # a worker on another host is sending the first copy
+        held = ledger.claim(session, edition, "weekly", "otherhost:1:abc", now, 1, timedelta(60))
+    report = RunReport()
+    send_edition(settings, store, edition, report, now=now, linger=0)
+    assert report.sent == 2 and report.deferred == 1
+    assert statuses(store, edition)[held[0].email] == "sending"
+    # the other worker never came back: once its lease is over the copy is sent, once
+    later = RunReport()
+    send_edition(settings, store, edition, later, now=now + timedelta(days=61), linger=0)
+    assert statuses(store, edition) == dict.fromkeys(people, "sent")
+    assert later.deferred == 0
 
 
 def test_test_send_goes_to_staff_only_and_retries_only_the_refused(

@@ -97,6 +97,20 @@ def test_postgres_advisory_lock_is_single_instance() -> None:
     lock.acquire(url).release()  # type: ignore[union-attr]
 
 
+@pytest.mark.postgres
+def test_postgres_lock_is_one_whatever_the_url_spells_the_host() -> None:
+    try:
+        first = lock.acquire("postgresql://postgres@127.0.0.1:5432/test")
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    assert first is not None
+    try:
+        with pytest.raises(lock.AlreadyRunning, match="advisory lock"):
+            lock.acquire("postgresql://postgres@localhost:5432/test")
+    finally:
+        first.release()
+
+
 def test_jobs_are_stored_in_the_project_database_and_unpickle(
     make_settings: Callable[..., Settings],
     raw_config: dict[str, Any],
@@ -185,15 +199,20 @@ def test_schedule_process_stops_cleanly_on_sigterm(
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert process.stderr is not None
-    lines = []
-    for line in process.stderr:
-        lines.append(line)
-        if "event=scheduler.started" in line:
-            break
-    process.send_signal(signal.SIGTERM)
-    _, rest = process.communicate(timeout=60)
-    lines += rest.splitlines(keepends=True)
+    try:
+        assert process.stderr is not None
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if "event=scheduler.started" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+        lines += rest.splitlines(keepends=True)
+    finally:  # a failing assert or a timeout above must not leave the daemon running
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     assert process.returncode == 0, "".join(lines)
     log = "".join(lines)
     assert "event=scheduler.stopping" in log and "event=scheduler.stopped clean=True" in log

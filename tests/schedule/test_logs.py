@@ -107,3 +107,39 @@ def test_tracebacks_stay_on_one_line(captured: tuple[Settings, io.StringIO]) -> 
         logging.getLogger("digest.test").exception("boom")
     [line] = stream.getvalue().splitlines()
     assert "Traceback" in line and "ValueError" in line
+
+
+def test_subscribers_never_reach_run_errors_logs_or_database_errors(
+    captured: tuple[Settings, io.StringIO], store: Store, pipeline: Any
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from digest.subscribers import add_subscriber
+
+    settings, stream = captured
+    now = datetime(2026, 11, 20, 16, tzinfo=ZoneInfo("America/New_York"))
+    # a database error: SQLAlchemy would quote the bound values (address, name)
+    with store.session() as session:
+        add_subscriber(session, "jane.roe@example.net", now, name="Jane Roe")
+    with pytest.raises(IntegrityError) as caught, store.session() as session:
+        from sqlalchemy import insert
+
+        from digest.store.tables import SubscriberRow
+
+        session.execute(
+            insert(SubscriberRow).values(
+                email="jane.roe@example.net",
+                name="Jane Roe",
+                status="active",
+                attributes={},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    assert "jane.roe" not in str(caught.value) and "Jane Roe" not in str(caught.value)
+    # a crash whose message quotes a recipient: stored and logged without the address
+    pipeline.fail_with = RuntimeError("550 5.1.1 <jane.roe@example.net>: no such user")
+    result = run_period(settings, store, "weekly", now, now=now, runner=pipeline)
+    assert result.record is not None and result.record.error is not None
+    assert "jane.roe" not in result.record.error and "[address]" in result.record.error
+    assert "jane.roe" not in stream.getvalue()

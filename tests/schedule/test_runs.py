@@ -75,18 +75,37 @@ def test_down_30_hours_with_grace_6h_is_skipped_and_reported(
     outbox: Callable[[Settings], list[Any]],
 ) -> None:
     settings = staff_settings(grace="6h")
-    clock.set(FRI_4PM + timedelta(hours=30))
     daemon = Daemon(settings, store, runner=pipeline, clock=clock)
+    clock.set(FRI_4PM - timedelta(weeks=1) + timedelta(minutes=1))
+    assert [r.outcome for r in daemon.catch_up()] == ["succeeded"]  # it ran last week
+    pipeline.calls.clear()
+    clock.set(FRI_4PM + timedelta(hours=30))
     assert daemon.catch_up() == []
     assert daemon.catch_up() == []
     assert pipeline.calls == []
-    rows = run_rows(store)
-    assert [(r.status, r.period_key) for r in rows] == [("skipped", "2026-11-20T16:00-05:00")]
+    rows = [r for r in run_rows(store) if r.status == "skipped"]
+    assert [r.period_key for r in rows] == ["2026-11-20T16:00-05:00"]
     assert rows[0].error is not None and "beyond the grace" in rows[0].error
-    notices = outbox(settings)
-    assert len(notices) == 1 and "Skipped" in notices[0]["Subject"]
+    notices = [n for n in outbox(settings) if "Skipped" in n["Subject"]]
+    assert len(notices) == 1
     assert notices[0]["To"] == "staff@example.org"
     # the next week runs normally
+    clock.set(FRI_4PM + timedelta(weeks=1, minutes=1))
+    assert [r.outcome for r in daemon.catch_up()] == ["succeeded"]
+
+
+def test_a_fresh_scheduler_records_no_skipped_runs_for_periods_before_it_ran(
+    staff_settings: Callable[..., Settings],
+    store: Store,
+    pipeline: Any,
+    clock: Any,
+    outbox: Callable[[Settings], list[Any]],
+) -> None:
+    settings = staff_settings(grace="6h")
+    clock.set(FRI_4PM + timedelta(hours=30))  # first start ever, after Friday's send time
+    daemon = Daemon(settings, store, runner=pipeline, clock=clock)
+    assert daemon.catch_up() == []
+    assert run_rows(store) == [] and outbox(settings) == [] and pipeline.calls == []
     clock.set(FRI_4PM + timedelta(weeks=1, minutes=1))
     assert [r.outcome for r in daemon.catch_up()] == ["succeeded"]
 
@@ -126,12 +145,8 @@ def test_ticks_across_dst_switches_run_once_a_week(
         "2026-11-06T16:00-05:00",
         "2026-11-13T16:00-05:00",
     ]
-    # the week before the start was missed long ago: skipped, not run
-    assert next((r.status, r.period_key) for r in run_rows(store)) == (
-        "skipped",
-        "2026-10-09T16:00-04:00",
-    )
-    assert [r.status for r in run_rows(store)][1:] == ["succeeded"] * 5
+    # the week before the start is from before it ever ran: neither run nor "skipped"
+    assert [r.status for r in run_rows(store)] == ["succeeded"] * 5
 
 
 @pytest.mark.parametrize(
@@ -266,12 +281,47 @@ def test_failed_run_notifies_staff_and_is_retried_later(
     assert len(pipeline.sent()) == 5
 
 
-def test_undelivered_mail_makes_the_run_failed(settings: Settings, store: Store) -> None:
+def test_permanently_failed_mail_makes_the_run_failed(settings: Settings, store: Store) -> None:
     from digest.models import RunReport
 
-    def flaky(settings: Settings, newsletter_id: str, **_: Any) -> RunReport:
-        return RunReport(newsletter=newsletter_id, recipients=3, sent=1, deferred=2)
+    def refused(settings: Settings, newsletter_id: str, **_: Any) -> RunReport:
+        return RunReport(newsletter=newsletter_id, recipients=3, sent=1, failed=2)
 
-    result = run_period(settings, store, "weekly", FRI_4PM, now=FRI_4PM, runner=flaky)
+    result = run_period(settings, store, "weekly", FRI_4PM, now=FRI_4PM, runner=refused)
     assert result.outcome == "failed"
-    assert result.record is not None and "2 email(s) deferred" in (result.record.error or "")
+    assert result.record is not None and "2 email(s) failed" in (result.record.error or "")
+
+
+def test_a_resumed_run_reports_its_whole_duration_not_only_the_last_attempt(
+    settings: Settings, store: Store, pipeline: Any
+) -> None:
+    from digest.cli.schedule import past_table
+
+    pipeline.fail_with = RuntimeError("relay down")
+    started = FRI_4PM
+    run_period(
+        settings,
+        store,
+        "weekly",
+        FRI_4PM,
+        now=started,
+        runner=pipeline,
+        clock=lambda: started + timedelta(seconds=10),
+    )
+    pipeline.fail_with = None
+    later = FRI_4PM + timedelta(minutes=30)
+    result = run_period(
+        settings,
+        store,
+        "weekly",
+        FRI_4PM,
+        now=later,
+        runner=pipeline,
+        clock=lambda: later + timedelta(seconds=5),
+    )
+    record = result.record
+    assert record is not None and record.status == "succeeded" and record.attempts == 2
+    assert record.duration == timedelta(seconds=5)
+    assert record.total_duration == timedelta(minutes=30, seconds=5)
+    took = past_table(store, "weekly", 5).columns[5]
+    assert list(took.cells) == ["1805.0s (last 5.0s)"]

@@ -25,8 +25,8 @@ def test_outbox_writes_the_exact_posts_per_platform_and_says_where(social_settin
     report = RunReport()
     posts = post_edition(settings, store, make_edition(3), report)
     out = settings.resolve_path(settings.channels["bsky_out"].path)
-    bsky_file = out / "weekly" / "2026-11-20-bluesky.json"
-    x_file = out / "weekly" / "2026-11-20-x.json"
+    bsky_file = out / "weekly" / "2026-11-20-1600-bluesky.json"
+    x_file = out / "weekly" / "2026-11-20-1600-x.json"
     assert report.outputs == {"social:bsky_out": str(bsky_file), "social:x_out": str(x_file)}
     written = json.loads(bsky_file.read_text()) + json.loads(x_file.read_text())
     assert [(p["platform"], p["part"], p["text"]) for p in written] == [
@@ -80,7 +80,7 @@ def test_cli_dry_run_json_lists_every_part(tmp_path, store):
 
     real = runner.invoke(app, ["-c", str(config), "post", "weekly"])
     assert real.exit_code == 0
-    assert (tmp_path / "out" / "social" / "weekly" / "2026-11-20-bluesky.json").exists()
+    assert (tmp_path / "out" / "social" / "weekly" / "2026-11-20-1600-bluesky.json").exists()
 
 
 def test_cli_names_a_missing_edition(tmp_path):

@@ -18,11 +18,16 @@ class MaildirTransport:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._box: mailbox.Maildir | None = None
+        self._problem: str | None = None
 
     async def open(self) -> None:
-        for sub in ("tmp", "new", "cur"):  # Maildir(create=True) skips an existing folder
-            (self.path / sub).mkdir(parents=True, exist_ok=True)
-        self._box = mailbox.Maildir(self.path, create=True)
+        try:
+            for sub in ("tmp", "new", "cur"):  # Maildir(create=True) skips an existing folder
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
+            self._box = mailbox.Maildir(self.path, create=False)
+        except (OSError, mailbox.Error) as exc:
+            # unwritable or full: every copy comes back as a 4xx and waits (deferred)
+            self._problem = str(exc)
 
     async def send(
         self,
@@ -33,7 +38,11 @@ class MaildirTransport:
         stuffed: bytes | None = None,
     ) -> dict[str, Reply]:
         del worker, stuffed  # a Maildir file holds the message as is
-        assert self._box is not None, "open() first"
+        if self._box is None:
+            problem = self._problem or "not opened"
+            return {
+                rcpt: Reply(451, f"4.3.0 cannot write to {self.path}: {problem}") for rcpt in rcpts
+            }
         # Maildir files use the local line ending; Return-Path records the envelope
         message = f"Return-Path: <{envelope_from}>\n".encode() + data.replace(b"\r\n", b"\n")
         try:

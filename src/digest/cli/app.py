@@ -6,13 +6,16 @@ import os
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
-from digest.config import Settings, load_config
 from digest.errors import ConfigError, DigestError
+
+if TYPE_CHECKING:
+    from digest.config import Settings
 
 app = typer.Typer(
     name="digest",
@@ -20,6 +23,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help text: rich's help formatter (tables, Markdown) costs more to import than
+    # the rest of `digest --help` together (benchmarks/startup.py).
+    rich_markup_mode=None,
 )
 console = Console(stderr=False, highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -43,6 +49,8 @@ def root(
 
 def settings_from(ctx: typer.Context) -> Settings:
     """Load config.yaml named by --config; config mistakes exit 2 with every problem listed."""
+    from digest.config import load_config
+
     path: Path = ctx.obj["config_path"]
     try:
         return load_config(path)
@@ -71,6 +79,10 @@ def user_errors(func: F) -> F:
             raise typer.Exit(2) from None
         except DigestError as exc:
             err_console.print(f"[red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except DBAPIError as exc:  # one line naming the database's own words
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            err_console.print(f"[red]error:[/] database: {reason}", markup=True, highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

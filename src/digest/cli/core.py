@@ -5,17 +5,23 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
 from digest.cli.app import app, console, require_signing_key, settings_from, user_errors
-from digest.config import Settings
 from digest.errors import DigestError
 from digest.models import RunReport
-from digest.store import Store, open_store
 from digest.timing import Period
+
+if TYPE_CHECKING:
+    from digest.schedule.runs import Runner
+
+if TYPE_CHECKING:
+    from digest.config import Settings
+    from digest.store import Store
 
 AT_HELP = (
     "Run as if at this time (ISO 8601, e.g. 2026-11-20T16:00-05:00): the period is the one "
@@ -118,6 +124,7 @@ def collect(
 ) -> None:
     """Fetch every source and store new and updated items."""
     from digest.sources import collect as collect_sources
+    from digest.store import open_store
 
     settings = settings_from(ctx)
     if dry_run:
@@ -134,13 +141,18 @@ def collect(
     # The parsing workers fork before the spinner starts its thread (fork needs one thread).
     with parse_pool_for(settings, only) as pool, console.status("Collecting sources…"):
         collect_sources(settings, store, report, now=parse_at(at), only=only, cpu_pool=pool)
+    from digest.pipeline import refresh_drafts
+
+    with console.status("Recomposing drafts…"):
+        refresh_drafts(settings, store, report, parse_at(at))
     print_report(report)
 
 
-def _period(settings: Settings, newsletter: str, at: str | None) -> Period:
-    from digest.pipeline import current_period
+def _period(settings: Settings, newsletter: str, at: str | None, store: Store) -> Period:
+    """ "This edition": the one whose send time is next (see digest.draft.due)."""
+    from digest.draft import due
 
-    return current_period(settings, newsletter, parse_at(at))
+    return due(settings, store, newsletter, parse_at(at)).period
 
 
 @app.command()
@@ -150,22 +162,31 @@ def build(
     newsletter: str = typer.Argument(..., help="Newsletter id from config.yaml."),
     at: str | None = typer.Option(None, "--at", "--period", help=AT_HELP),
 ) -> None:
-    """Build and freeze the current period's edition from stored items (no sending)."""
+    """Build (or recompose) the next edition's draft from stored items (no sending)."""
     from digest.editions import build_edition
+    from digest.store import open_store
 
     settings = settings_from(ctx)
     check_newsletter(settings, newsletter)
     store = open_store(settings.store.url)
-    period = _period(settings, newsletter, at)
-    edition = build_edition(settings, store, newsletter, period, now=parse_at(at))
+    period = _period(settings, newsletter, at, store)
+    edition = build_edition(settings, store, newsletter, period, now=parse_at(at), actor="cli")
     if edition is None:
         console.print(f"{newsletter}: nothing new for the period ending {period.key}.")
         return
+    status = _status(store, edition.id)
     console.print(
-        f"Edition #{edition.id} of {newsletter} for {period.start:%Y-%m-%d %H:%M} → "
+        f"Edition #{edition.id} of {newsletter} ({status}) for {period.start:%Y-%m-%d %H:%M} → "
         f"{period.end:%Y-%m-%d %H:%M %Z}: {len(edition.sections)} sections, "
         f"{edition.item_count} items, {len(edition.html.encode()) // 1024} KB of HTML."
     )
+
+
+def _status(store: Store, edition_id: int | None) -> str:
+    from digest.lifecycle import current_status
+
+    status = current_status(store, edition_id) if edition_id is not None else None
+    return status.value if status else "not stored"
 
 
 @app.command()
@@ -180,11 +201,12 @@ def preview(
 ) -> None:
     """Write the edition's email HTML, text and archive page to files, changing nothing."""
     from digest.editions import preview_edition
+    from digest.store import open_store
 
     settings = settings_from(ctx)
     check_newsletter(settings, newsletter)
     store = open_store(settings.store.url)
-    edition = preview_edition(settings, store, newsletter, _period(settings, newsletter, at))
+    edition = preview_edition(settings, store, newsletter, _period(settings, newsletter, at, store))
     folder = out or settings.out_dir / "preview"
     folder.mkdir(parents=True, exist_ok=True)
     files = {
@@ -212,12 +234,19 @@ def warn_if_demo_key(settings: Settings) -> None:
 
 
 def run_all(
-    settings: Settings, names: list[str], now: datetime, store: Store, collect_first: bool
+    settings: Settings,
+    names: list[str],
+    now: datetime,
+    store: Store,
+    collect_first: bool,
+    late: bool = False,
 ) -> list[RunReport]:
-    """Collect once, then run each newsletter's current period through the run ledger.
+    """Collect once, then run each newsletter's next edition due through the run ledger.
 
     This is the scheduler's path too (digest.schedule.run_period): a period that already
-    succeeded is not run again, and one that failed or crashed is resumed.
+    succeeded is not run again, and one that failed or crashed is resumed. An edition
+    whose send time is still ahead is only drafted; one whose send time passed more than
+    the grace ago is not sent unless ``late`` (the report says so: see ``refused``).
     """
     from digest.pipeline import collect_stage
     from digest.sources import parse_pool_for
@@ -230,24 +259,106 @@ def run_all(
         with parse_pool_for(settings) as pool, console.status("Collecting sources…"):
             collect_stage(settings, store, collect_report, now, cpu_pool=pool)
         reports.append(collect_report)
+    from digest.render import Renderer
+    from digest.schedule.runs import runner_with
+
+    # one template environment for the whole command; collected once for all above
+    runner = runner_with(Renderer(settings), collect=False)
     for name in names:
         with console.status(f"Running {name}…"):
-            reports.append(run_one(settings, store, name, now))
+            reports.extend(run_one(settings, store, name, now, runner, late=late))
     return reports
 
 
-def run_one(settings: Settings, store: Store, name: str, now: datetime) -> RunReport:
+REFUSED = "not sent: its send time passed"
+
+
+def refused(report: RunReport) -> bool:
+    """Did the run decline to send a stale edition (the command exits non-zero)?"""
+    return any(REFUSED in w for w in report.warnings)
+
+
+def run_one(
+    settings: Settings,
+    store: Store,
+    name: str,
+    now: datetime,
+    runner: Runner,
+    late: bool = False,
+) -> list[RunReport]:
+    from digest.draft import due, missed
+
+    reports = []
+    stale = missed(settings, name, now)
+    if stale is not None and _pending(store, name, stale.period.key):
+        if late:
+            return [_run_fire(settings, store, name, stale.send_at, now, runner)]
+        reports.append(_refusal(settings, store, name, stale, now))
+    coming = due(settings, store, name, now)
+    if coming.send_at > now:
+        reports.append(_draft_only(settings, store, name, coming, now))
+    else:
+        reports.append(_run_fire(settings, store, name, coming.send_at, now, runner))
+    return reports
+
+
+def _pending(store: Store, name: str, period_key: str) -> bool:
+    """Was something of this period left unsent (an edition, or a run not finished)?"""
+    from digest.editions import find_edition
+    from digest.schedule import ledger
+
+    record = ledger.get(store, name, period_key)
+    if record is not None and record.status in ledger.FINISHED:
+        return False
+    with store.session() as session:
+        row = find_edition(session, name, period_key)
+        status = row.status if row is not None else None
+    return record is not None or status not in (None, "sent", "cancelled")
+
+
+def _refusal(settings: Settings, store: Store, name: str, stale: Any, now: datetime) -> RunReport:
+    from digest.draft import audience_size
+    from digest.editions import preview_edition
+
+    edition = preview_edition(settings, store, name, stale.period)
+    audience = audience_size(settings, store, name, now)
+    report = RunReport(newsletter=name)
+    grace = settings.newsletters[name].grace
+    report.warn(
+        f"{name}: the edition of {stale.period.key} ({edition.item_count} items, "
+        f"subject {edition.subject!r}) would have gone to {audience} subscribers, but is "
+        f"{REFUSED} {_ago(now - stale.send_at)} ago (grace {_ago(grace)}). "
+        f"To send it anyway: digest run {name} --late"
+    )
+    return report
+
+
+def _ago(delta: Any) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h"
+
+
+def _draft_only(
+    settings: Settings, store: Store, name: str, coming: Any, now: datetime
+) -> RunReport:
+    from digest.draft import ensure_draft
+
+    report = RunReport(newsletter=name)
+    edition = ensure_draft(settings, store, name, coming.period, now=now, actor="cli")
+    when = coming.send_at.astimezone(ZoneInfo(settings.newsletters[name].timezone))
+    if edition is None:
+        report.warn(f"{name}: nothing to show yet for the edition due {when:%a %Y-%m-%d %H:%M %Z}")
+        return report
+    report.sections = len(edition.sections)
+    report.outputs["edition"] = f"{name} #{edition.id} ({coming.period.key}): draft"
+    report.outputs["goes out"] = f"{when:%A %Y-%m-%d %H:%M %Z}; nothing sent now"
+    return report
+
+
+def _run_fire(
+    settings: Settings, store: Store, name: str, fire: datetime, now: datetime, runner: Runner
+) -> RunReport:
     from digest.schedule import run_period
-    from digest.schedule.runs import default_runner
-    from digest.schedule.triggers import latest_send_time
-
-    fire = latest_send_time(settings.newsletters[name], now)
-    if fire is None:
-        raise DigestError(f"newsletter '{name}': its schedule has no run before {now}")
-
-    def runner(*args: Any, **kwargs: Any) -> RunReport:
-        kwargs["collect"] = False  # collected once for all newsletters above
-        return default_runner(*args, **kwargs)
 
     result = run_period(settings, store, name, fire, now=now, runner=runner)
     if result.outcome == "already_done":
@@ -278,8 +389,16 @@ def run(
     now_flag: bool = typer.Option(
         False, "--now", help="Run now, by hand (the default; the scheduler takes the same path)."
     ),
+    late: bool = typer.Option(
+        False, "--late", help="Send an edition whose send time passed more than its grace ago."
+    ),
 ) -> None:
-    """Collect → build → deliver → post, for the current period; safe to rerun."""
+    """Collect → build → deliver → post the next edition due; safe to rerun.
+
+    Before its send time this only drafts it (nothing is sent). An edition whose send
+    time passed more than the newsletter's grace ago is not sent without --late."""
+    from digest.store import open_store
+
     settings = settings_from(ctx)
     if all_ == (newsletter is not None):
         raise DigestError("name one newsletter or pass --all")
@@ -288,8 +407,11 @@ def run(
         check_newsletter(settings, name)
     require_signing_key(settings, "run")
     store = open_store(settings.store.url)
-    for report in run_all(settings, names, parse_at(at), store, not no_collect):
+    reports = run_all(settings, names, parse_at(at), store, not no_collect, late=late)
+    for report in reports:
         print_report(report)
+    if any(refused(r) for r in reports):
+        raise typer.Exit(1)
 
 
 DEMO_AT = "2026-11-20T16:00-05:00"
@@ -302,6 +424,7 @@ def demo(
     at: str = typer.Option(DEMO_AT, "--at", help=AT_HELP),
 ) -> None:
     """Import the sample subscribers and run every newsletter on the embedded defaults."""
+    from digest.store import open_store
     from digest.subscribers import import_csv
 
     settings = settings_from(ctx)

@@ -5,20 +5,24 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import select
 
-from digest.bounces import BounceReport, read_imap, read_maildir
 from digest.cli.app import app, console, require_signing_key, settings_from, user_errors
-from digest.delivery import send_edition, send_test
 from digest.errors import DigestError
 from digest.models import RunReport
-from digest.store import Store, open_store
-from digest.store.tables import EditionRow
+
+if TYPE_CHECKING:
+    from digest.bounces import BounceReport
+    from digest.store import Store
 
 
 def _edition_id(store: Store, newsletter: str, edition: int | None) -> int:
+    from sqlalchemy import select
+
+    from digest.store.tables import EditionRow
+
     with store.session() as session:
         if edition is not None:
             row = session.get(EditionRow, edition)
@@ -43,8 +47,23 @@ def send(
     test: list[str] = typer.Option([], "--test", help="Send one [TEST] copy here instead."),
     edition: int = typer.Option(None, "--edition", help="Edition id (default: the latest)."),
     channel: str = typer.Option(None, "--channel", help="Email channel to use."),
+    linger: float = typer.Option(
+        None,
+        "--linger",
+        help="Seconds to stay and retry deferred copies that come due (default: 60, "
+        "or twice the channel's retry_delay). Later retries are left to 'digest schedule'.",
+    ),
 ) -> None:
-    """Send an edition to its subscribers (resumes where a stopped send left off)."""
+    """Send an edition to its subscribers (resumes where a stopped send left off).
+
+    Several 'digest send' processes may share one edition (each claims its own copies).
+    Exits 1 when copies are left pending.
+    """
+    from digest.delivery import send_edition, send_test
+    from digest.delivery.sender import SendStopped
+    from digest.notify import notify_deferred
+    from digest.store import open_store
+
     settings = settings_from(ctx)
     require_signing_key(settings, "send")
     if newsletter not in settings.newsletters:
@@ -62,17 +81,33 @@ def send(
         return
     report = RunReport(newsletter=newsletter)
     started = datetime.now(UTC)
-    send_edition(settings, store, edition_id, report, channel=channel)
+    try:
+        send_edition(settings, store, edition_id, report, channel=channel, linger=linger)
+    except SendStopped as exc:
+        _print_send(edition_id, report, started)
+        raise DigestError(str(exc)) from None
+    _print_send(edition_id, report, started)
+    if report.deferred:
+        console.print(
+            f"[yellow]{report.deferred} copies are still pending[/] (deferred by their "
+            "servers, or being sent by another worker): 'digest schedule' retries them until "
+            f"the edition's deadline, or run 'digest send {newsletter} --edition "
+            f"{edition_id}' again."
+        )
+        notify_deferred(settings, store, edition_id, datetime.now(UTC))
+    if report.deferred or any("paused" in w for w in report.warnings):
+        raise typer.Exit(1)
+
+
+def _print_send(edition_id: int, report: RunReport, started: datetime) -> None:
     seconds = (datetime.now(UTC) - started).total_seconds()
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     console.print(
         f"edition {edition_id}: {report.recipients} recipients, {report.sent} sent, "
-        f"{report.deferred} deferred, {report.failed} failed, {report.suppressed} suppressed "
+        f"{report.deferred} pending, {report.failed} failed, {report.suppressed} suppressed "
         f"in {seconds:.1f}s"
     )
-    if report.deferred or any("paused" in w for w in report.warnings):
-        raise typer.Exit(1)
 
 
 @app.command("bounces")
@@ -93,6 +128,9 @@ def bounces(
     ),
 ) -> None:
     """Read DSN bounces and ARF complaints; suppress bounced and complaining addresses."""
+    from digest.bounces import read_imap, read_maildir
+    from digest.store import open_store
+
     if (maildir is None) == (imap_host is None):
         raise DigestError("give exactly one of --maildir PATH or --imap HOST")
     settings = settings_from(ctx)

@@ -6,22 +6,20 @@ import getpass
 import logging
 import os
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from digest.cli.app import app, console, require_signing_key, settings_from, user_errors
-from digest.config import Settings
 from digest.errors import DigestError
-from digest.logs import configure_logging
-from digest.schedule import ledger
-from digest.schedule.approval import approve as approve_edition
-from digest.schedule.approval import hold as hold_edition
-from digest.schedule.triggers import next_send_time
-from digest.store import Store, open_store
-from digest.store.tables import EditionRow
+
+if TYPE_CHECKING:
+    from digest.config import Settings
+    from digest.schedule.ledger import RunRecord
+    from digest.store import Store
+    from digest.store.tables import EditionRow
 
 LOG_LEVEL_HELP = "Log level: DEBUG, INFO, WARNING or ERROR (one line per event, on stderr)."
 
@@ -39,7 +37,9 @@ def schedule(
     ),
 ) -> None:
     """Run newsletters on their schedules until stopped (SIGTERM/Ctrl-C; SIGHUP reloads)."""
+    from digest.logs import configure_logging
     from digest.schedule.daemon import Daemon
+    from digest.store import open_store
 
     settings = settings_from(ctx)
     require_signing_key(settings, "schedule")
@@ -70,6 +70,8 @@ def runs(
     limit: int = typer.Option(20, "--limit", "-n", help="How many past runs to show."),
 ) -> None:
     """List past runs (status, counts, duration, error) and the upcoming ones."""
+    from digest.store import open_store
+
     settings = settings_from(ctx)
     _check(settings, newsletter)
     store = open_store(settings.store.url)
@@ -79,6 +81,8 @@ def runs(
 
 
 def upcoming_table(settings: Settings, newsletter: str | None, now: datetime) -> Table:
+    from digest.schedule.triggers import next_send_time
+
     table = Table(title="Upcoming runs", title_justify="left")
     for column in ("newsletter", "send at (local)", "in", "approval"):
         table.add_column(column, overflow="fold")
@@ -98,6 +102,8 @@ def upcoming_table(settings: Settings, newsletter: str | None, now: datetime) ->
 
 
 def past_table(store: Store, newsletter: str | None, limit: int) -> Table:
+    from digest.schedule import ledger
+
     table = Table(title="Past runs", title_justify="left")
     for column in (
         "run",
@@ -106,8 +112,7 @@ def past_table(store: Store, newsletter: str | None, limit: int) -> Table:
         "status",
         "tries",
         "took",
-        "sent",
-        "failed",
+        "email",
         "posts",
         "error",
     ):
@@ -115,22 +120,54 @@ def past_table(store: Store, newsletter: str | None, limit: int) -> Table:
     records = ledger.list_runs(store, newsletter, limit)
     for record in records:
         report = record.report or {}
-        duration = record.duration
         table.add_row(
             str(record.id),
             record.newsletter,
             record.period_key,
             record.status,
             str(record.attempts or ""),
-            f"{duration.total_seconds():.1f}s" if duration is not None else "",
-            str(report.get("sent", "")),
-            str(report.get("failed", "")),
+            _took(record),
+            delivery_summary(store, record.edition_id, report),
             str(report.get("posts", "")),
             record.error or "",
         )
     if not records:
         table.caption = "no runs yet"
     return table
+
+
+def _took(record: RunRecord) -> str:
+    """Total time across attempts; with several attempts, also the last one's."""
+    total, last = record.total_duration, record.duration
+    if total is None:
+        return ""
+    text = f"{total.total_seconds():.1f}s"
+    if last is not None and record.attempts > 1 and last != total:
+        text += f" (last {last.total_seconds():.1f}s)"
+    return text
+
+
+def delivery_summary(store: Store, edition_id: int | None, report: dict[str, object]) -> str:
+    """The edition's email as the ledger has it now: sent, pending (until when), failed."""
+    if edition_id is None:
+        return ""
+    from digest.delivery import ledger as delivery_ledger
+    from digest.store.tables import EditionRow
+
+    with store.session() as session:
+        counts = delivery_ledger.counts(session, edition_id)
+        row = session.get(EditionRow, edition_id)
+    if not counts:
+        return str(report.get("sent", ""))
+    parts = [f"{counts.get('sent', 0)} sent"]
+    pending = counts.get("pending", 0) + counts.get("sending", 0)
+    if pending:
+        until = f" until {row.deliver_until:%m-%d %H:%M}" if row and row.deliver_until else ""
+        parts.append(f"{pending} pending{until}")
+    for status in ("failed", "suppressed"):
+        if counts.get(status):
+            parts.append(f"{counts[status]} {status}")
+    return ", ".join(parts)
 
 
 @app.command()
@@ -141,12 +178,18 @@ def approve(
     hold: bool = typer.Option(False, "--hold", help="Hold the edition instead of approving."),
     edition: int | None = typer.Option(None, "--edition", help="Edition id (default: latest)."),
     by: str | None = typer.Option(None, "--by", help="Who decides (default: your login)."),
+    at: str | None = typer.Option(None, "--at", help="Decide as if at this time (ISO 8601)."),
 ) -> None:
     """Approve (or --hold) the edition waiting for review; past its send time it goes out now."""
+    from digest.cli.core import parse_at
+    from digest.schedule.approval import approve as approve_edition
+    from digest.schedule.approval import hold as hold_edition
+    from digest.store import open_store
+
     settings = settings_from(ctx)
     _check(settings, newsletter)
     store = open_store(settings.store.url)
-    now = datetime.now(UTC)
+    now = parse_at(at)
     row = _edition_to_decide(store, newsletter, edition)
     who = by or f"cli:{getpass.getuser()}"
     if hold:
@@ -162,7 +205,7 @@ def send_if_due(
     settings: Settings, store: Store, newsletter: str, period_key: str, now: datetime
 ) -> None:
     """After approval: send at once if the send time has passed, else say when it goes."""
-    from digest.schedule import run_period
+    from digest.schedule import ledger, run_period
 
     record = ledger.get(store, newsletter, period_key)
     if record is None or record.scheduled_for is None:
@@ -181,6 +224,10 @@ def _zone(settings: Settings, newsletter: str) -> ZoneInfo:
 
 
 def _edition_to_decide(store: Store, newsletter: str, edition_id: int | None) -> EditionRow:
+    from sqlalchemy import select
+
+    from digest.store.tables import EditionRow
+
     with store.session() as session:
         if edition_id is not None:
             row = session.get(EditionRow, edition_id)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import select
 
 from digest.cli.app import app, console, require_signing_key, settings_from, user_errors
-from digest.config import Settings
 from digest.errors import DigestError
 from digest.models import Edition, Post, RunReport
-from digest.store import Store, open_store
+
+if TYPE_CHECKING:
+    from digest.config import Settings
+    from digest.store import Store
 
 # X pay-per-use prices (2026): a post, and a post carrying a URL.
 X_POST_COST = 0.015
@@ -34,6 +36,7 @@ def post(
 ) -> None:
     """Post an edition's summary to Bluesky and X (or write the social outbox)."""
     from digest.social import post_edition, social_channel_names
+    from digest.store import open_store
 
     settings = settings_from(ctx)
     if not dry_run:
@@ -69,6 +72,8 @@ def find_edition(
     settings: Settings, store: Store, newsletter: str, edition_id: int | None, on: str | None
 ) -> Edition:
     """The stored edition asked for: by id, by period end date, or the latest."""
+    from sqlalchemy import select
+
     from digest.editions import edition_from_row
     from digest.store.tables import EditionRow
 

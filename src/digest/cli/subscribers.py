@@ -10,16 +10,6 @@ import typer
 
 from digest.cli.app import app, console, settings_from, user_errors
 from digest.errors import DigestError
-from digest.store import open_store
-from digest.subscribers import (
-    add_subscriber,
-    export_csv,
-    import_csv,
-    is_suppressed,
-    list_subscribers,
-    normalize_email,
-    remove_subscriber,
-)
 
 subscribers_app = typer.Typer(
     help="Manage subscribers and their subscriptions.", no_args_is_help=True
@@ -50,6 +40,9 @@ def add(
     pending: bool = typer.Option(False, "--pending", help="Subscribe as pending (unconfirmed)."),
 ) -> None:
     """Add (or update) a subscriber and subscribe them to a list."""
+    from digest.store import open_store
+    from digest.subscribers import add_subscriber, is_suppressed, normalize_email
+
     list_name = _list_name(ctx, list_)
     store = open_store(settings_from(ctx).store.url)
     now = datetime.now(UTC)
@@ -76,6 +69,9 @@ def remove(
     list_: str = typer.Option(None, "--list", "-l", help="Only this list (default: all)."),
 ) -> None:
     """Unsubscribe someone from one list, or from everything."""
+    from digest.store import open_store
+    from digest.subscribers import remove_subscriber
+
     store = open_store(settings_from(ctx).store.url)
     list_name = _list_name(ctx, list_) if list_ else None
     with store.session() as session:
@@ -92,6 +88,9 @@ def list_(
     status: str = typer.Option(None, "--status", help="active, unsubscribed, bounced, …"),
 ) -> None:
     """Show subscribers with their status and subscriptions."""
+    from digest.store import open_store
+    from digest.subscribers import list_subscribers
+
     store = open_store(settings_from(ctx).store.url)
     list_name = _list_name(ctx, list_) if list_ else None
     count = 0
@@ -116,6 +115,9 @@ def import_(
     pending: bool = typer.Option(False, "--pending", help="Import as unconfirmed."),
 ) -> None:
     """Import a CSV: duplicates merged, invalid rows reported by line and skipped."""
+    from digest.store import open_store
+    from digest.subscribers import import_csv
+
     list_name = _list_name(ctx, list_)
     mapping = _attr_mapping(attribute) if attribute else None
     store = open_store(settings_from(ctx).store.url)
@@ -167,6 +169,9 @@ def export(
     list_: str = typer.Option(None, "--list", "-l"),
 ) -> None:
     """Export subscribers as CSV (cells that spreadsheets would run as formulas are quoted)."""
+    from digest.store import open_store
+    from digest.subscribers import export_csv
+
     store = open_store(settings_from(ctx).store.url)
     list_name = _list_name(ctx, list_) if list_ else None
     with store.session() as session:

@@ -22,24 +22,7 @@ HAS_ALT = re.compile(r"\salt\s*=", re.I)
 SRC = re.compile(r'\ssrc\s*=\s*"([^"]*)"', re.I)
 
 
-# Fast pre-scan: one regex search over the email's UTF-8 for anything that could be a
-# problem: leftover MJML, an active tag, an <img with no alt before its next '>' (a '>'
-# inside a quoted value ends it early), or any tag name in capitals (the markup MRML,
-# nh3 and the shipped templates write is lower case; matching only that spares a
-# lower-cased copy of the email). Only then does the exact (slower, case-blind)
-# tokenizer run, so a '<script>' typed into an alt text never fails an email.
-SUSPECT = re.compile(
-    rb"<(?:[A-Z]|/[A-Z]|mj-|script\b|iframe\b|object\b|embed\b|form\b|img\b(?![^>]*\salt\s*=))"
-)
-
-
-def tag_problems(html: str, encoded: bytes | None = None) -> list[str]:
-    """Leftover MJML, images without alt, active tags (``encoded``: the UTF-8 if known)."""
-    data = encoded if encoded is not None else html.encode("utf-8")
-    return scan_tags(html) if SUSPECT.search(data) else []
-
-
-def scan_tags(html: str) -> list[str]:
+def tag_problems(html: str) -> list[str]:
     """Problems found in the start tags: leftover MJML, images without alt, active tags."""
     problems: list[str] = []
     for match in START_TAG.finditer(html):
@@ -61,14 +44,13 @@ def html_size(html: str) -> int:
 def html_problems(html: str, postal_address: str) -> list[str]:
     """What is wrong with the HTML part: size, tags (see tag_problems), footer."""
     problems: list[str] = []
-    encoded = html.encode("utf-8")
-    size = len(encoded)
+    size = html_size(html)
     if size > MAX_HTML_BYTES:
         problems.append(
             f"HTML is {size / 1024:.1f} KB, over the {MAX_HTML_BYTES // 1024} KB limit "
             "(Gmail clips at ~102 KB): fewer items or shorter excerpts"
         )
-    problems.extend(tag_problems(html, encoded))
+    problems.extend(tag_problems(html))
     return problems + _footer_problems("HTML", html, postal_address)
 
 
@@ -94,6 +76,4 @@ def _footer_problems(part: str, body: str, postal_address: str) -> list[str]:
 
 
 def _has(body: str, part: str) -> bool:
-    """``part in body``, searched from the end: what the checks look for is in the footer
-    (found at once that way, where a forward search reads the whole email first)."""
-    return body.rfind(part) >= 0
+    return part in body

@@ -6,6 +6,7 @@ where the unsubscribe URL, preferences URL and name go; delivery fills them per 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +44,17 @@ class Renderer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.env: jinja2.Environment = make_environment(settings)
-        self._styles_source: Any = None
-        self._styles: FragmentStyles | None = None
+        self._overlays: dict[str, jinja2.Environment] = {}
+
+    def overlay(
+        self, name: str, build: Callable[[jinja2.Environment], jinja2.Environment]
+    ) -> jinja2.Environment:
+        """An environment derived from ``env`` (the social posts' finalize step, say),
+        built once per Renderer so its templates too compile once."""
+        found = self._overlays.get(name)
+        if found is None:
+            found = self._overlays[name] = build(self.env)
+        return found
 
     def render_template(self, name: str, **context: Any) -> str:
         """Render any template (social posts, web pages) with the shared filters."""
@@ -53,15 +63,12 @@ class Renderer:
     def email(self, edition: Edition) -> RenderedEmail:
         context = self._email_context(edition)
         postal_address = self.settings.organization.postal_address
-        try:
-            source = render(self.env, EMAIL_MJML, context)
-            html = self.mjml_to_html(source, EMAIL_MJML)
-            # checked now, while the freshly compiled HTML is still in the CPU's caches
-            problems = checks.html_problems(html, postal_address)
-            text = tidy_text(render(self.env, EMAIL_TEXT, context))
-        finally:
-            context["views"].release()
-        checks.raise_problems(problems + checks.text_problems(text, postal_address))
+        source = render(self.env, EMAIL_MJML, context)
+        html = self.mjml_to_html(source, EMAIL_MJML)
+        text = tidy_text(render(self.env, EMAIL_TEXT, context))
+        checks.raise_problems(
+            checks.html_problems(html, postal_address) + checks.text_problems(text, postal_address)
+        )
         return RenderedEmail(mjml=source, html=html, text=text)
 
     def mjml_to_html(self, source: str, template: str = EMAIL_MJML) -> str:
@@ -71,7 +78,8 @@ class Renderer:
             # The shipped templates write their styles inline and use none of the
             # class_rules classes (tests/render/test_inline_styles.py), and item HTML
             # carries no classes (nh3 drops them): the rules can only apply to a
-            # deployment's own markup, so without overrides there is nothing to inline.
+            # deployment's own markup, so without overrides there is nothing to inline
+            # (and css-inline, which re-serialises the whole document, is not run).
             return html
         rules = str(getattr(module(self.env, STYLES_TEMPLATE), "class_rules", ""))
         return inline_css(html, f"{rules}\n{css}" if css else rules)
@@ -91,16 +99,9 @@ class Renderer:
             preferences_url=placeholders.PREFERENCES_URL,
             subscriber_name=placeholders.SUBSCRIBER_NAME,
             style=styles,
-            views=EmailView(self._fragment_styles(styles), context["timezone"]),
+            views=EmailView(FragmentStyles.from_module(styles), context["timezone"]),
         )
         return context
-
-    def _fragment_styles(self, styles: Any) -> FragmentStyles:
-        """Built once per compiled email/inline_styles.j2 (its values are fixed there)."""
-        if self._styles is None or self._styles_source is not styles:
-            self._styles = FragmentStyles.from_module(styles)
-            self._styles_source = styles
-        return self._styles
 
     def _context(self, edition: Edition) -> dict[str, Any]:
         newsletter = self.settings.newsletters.get(edition.newsletter)
@@ -115,6 +116,5 @@ class Renderer:
 
 def tidy_text(text: str) -> str:
     """No trailing spaces, at most one blank line in a row, one final newline."""
-    if " \n" in text or "\t\n" in text:
-        text = "\n".join([line.rstrip(" \t") for line in text.split("\n")])
+    text = "\n".join(line.rstrip(" \t") for line in text.split("\n"))
     return collapse_blank_lines(text).strip() + "\n"

@@ -4,15 +4,10 @@ MRML does not inline ``<mj-style inline="inline">``; we take those blocks out of
 and give them, with the class rules of email/inline_styles.j2, to css-inline, which
 writes them into style attributes. MJML's own ``<style>`` blocks (resets, media queries)
 stay in the head, as MJML intends.
-
-css-inline parses and re-writes the whole email (about as long as MJML itself takes),
-so it runs only when one of the inline rules can match: the default templates write
-their styles inline and only use the inline block's classes in deployment overrides.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from html.parser import HTMLParser
 
@@ -28,11 +23,6 @@ STYLE_BLOCK = re.compile(r"<style\b[^>]*>(.*?)</style>", re.S | re.I)
 CLASS_SELECTOR = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
 CLASS_ATTR = re.compile(r' class="([^"]*)"')
 BYTE_SPAN = re.compile(r"position (\d+):(\d+)")
-CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
-CSS_RULE = re.compile(r"([^{}]+)\{[^{}]*\}")
-COMBINATOR = re.compile(r"\s*[>+~]\s*|\s+")
-# A selector's subject made of a tag (optional) and one or more classes: p.meta, .quiet
-CLASS_SUBJECT = re.compile(r"(?:[a-zA-Z][a-zA-Z0-9]*)?((?:\.-?[_a-zA-Z][\w-]*)+)")
 
 
 def split_inline_css(source: str) -> tuple[str, str]:
@@ -76,8 +66,6 @@ def describe_error(source: str, template: str, message: str) -> str:
 
 
 def inline_css(html: str, css: str) -> str:
-    if not might_match(css, html):
-        return html
     inliner = css_inline.CSSInliner(
         inline_style_tags=False,
         keep_style_tags=True,
@@ -85,54 +73,9 @@ def inline_css(html: str, css: str) -> str:
         load_remote_stylesheets=False,
         extra_css=css,
         minify_css=True,  # "color:red" not "color: red;": bytes count toward Gmail's clip
-        # Sizing the node arena up front makes css-inline ~3x faster on a full edition.
-        preallocate_node_capacity=html.count("<") + 64,
     )
     result: str = inliner.inline(html)
     return drop_unused_classes(result)
-
-
-def might_match(css: str, html: str) -> bool:
-    """False only when no rule of ``css`` can apply to ``html`` (inlining is a no-op).
-
-    Rules whose subject is one or more classes apply only if the HTML uses those
-    classes; for any other selector (a bare tag, an id, attributes) assume it can.
-    """
-    needed = _needed_classes(css)
-    if needed is None:
-        return True
-    if not needed:
-        return False
-    used = _classes_used(html)
-    return any(classes <= used for classes in needed)
-
-
-def _classes_used(html: str) -> set[str]:
-    """Every class named in a class attribute (str.find: faster than a regex here)."""
-    used: set[str] = set()
-    at = html.find(' class="')
-    while at >= 0:
-        end = html.find('"', at + 8)
-        used.update(html[at + 8 : end].split())
-        at = html.find(' class="', end)
-    return used
-
-
-@functools.lru_cache(maxsize=16)
-def _needed_classes(css: str) -> tuple[frozenset[str], ...] | None:
-    """Per selector, the classes its subject must have; None if some selector has none."""
-    css = CSS_COMMENT.sub("", css)
-    if "@" in css:
-        return None  # at-rules: not worth parsing, let css-inline decide
-    needed: list[frozenset[str]] = []
-    for selectors in CSS_RULE.findall(css):
-        for selector in selectors.split(","):
-            subject = COMBINATOR.split(selector.strip())[-1]
-            match = CLASS_SUBJECT.fullmatch(subject)
-            if match is None:
-                return None
-            needed.append(frozenset(match.group(1).split(".")[1:]))
-    return tuple(needed)
 
 
 def drop_unused_classes(html: str) -> str:

@@ -7,27 +7,20 @@ override can ``{% extends "default:email/base.mjml.j2" %}`` and change one block
 
 from __future__ import annotations
 
-import functools
-import re
 import sys
-import weakref
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import jinja2
-from jinja2.ext import Extension
-from markupsafe import escape
 
 from digest.config import Settings
 from digest.errors import TemplateError
 from digest.render import filters
-from digest.render.compiled import DigestCodeGenerator, DigestTemplate
 
 T = TypeVar("T")
 STYLES_TEMPLATE = "email/inline_styles.j2"
-STYLE_REF = re.compile(r"\{\{ style\.([a-zA-Z_]\w*) \}\}")
 DEFAULT_PREFIX = "default:"
 # Template suffixes rendered without HTML escaping (plain-text parts, social posts).
 PLAIN_SUFFIXES = (".txt", ".text")
@@ -56,21 +49,13 @@ class DigestLoader(jinja2.BaseLoader):
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
         if template.startswith(DEFAULT_PREFIX):
-            return self._default(environment, template[len(DEFAULT_PREFIX) :])
+            return self.defaults.get_source(environment, template[len(DEFAULT_PREFIX) :])
         if self.override is not None:
             try:
                 return self.override.get_source(environment, template)
             except jinja2.TemplateNotFound:
                 pass
-        return self._default(environment, template)
-
-    def _default(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str | None, Callable[[], bool] | None]:
-        """A shipped template: compiled once, never checked for changes on disk (each
-        check is a stat per template per render; the overrides are still checked)."""
-        source, filename, _ = self.defaults.get_source(environment, template)
-        return source, filename, _unchanged
+        return self.defaults.get_source(environment, template)
 
     def list_templates(self) -> list[str]:
         names = set(self.defaults.list_templates())
@@ -79,112 +64,27 @@ class DigestLoader(jinja2.BaseLoader):
         return sorted(names)
 
 
-def _unchanged() -> bool:
-    return True
-
-
-class LazyMacros:
-    """``m`` in the email templates: a macros template, imported with the render's
-    context when a template first uses one of its macros (as ``{% import name as m with
-    context %}`` would have, up front). The default templates write their markup out and
-    call none, so most emails never pay for the import: a module of Macro objects per
-    pass, held in a reference cycle until the garbage collector finds it.
-    """
-
-    def __init__(self, context: jinja2.runtime.Context, name: str) -> None:
-        self._context = weakref.ref(context)  # the context holds this object: no cycle
-        self._name = name
-        self._module: Any = None
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("__"):
-            raise AttributeError(attr)  # copy, pickle and friends probe for these
-        if self._module is None:
-            context = self._context()
-            if context is None:
-                raise AttributeError(f"{self._name}: used after its render ended")
-            template = context.environment.get_template(self._name)
-            self._module = template.make_module(context.get_all(), True)
-        return getattr(self._module, attr)
-
-
-@jinja2.pass_context
-def macros(context: jinja2.runtime.Context, name: str) -> LazyMacros:
-    """``{% set m = macros("email/macros.mjml.j2") %}``: see LazyMacros."""
-    return LazyMacros(context, name)
-
-
-class InlineStyles(Extension):
-    """Writes ``{{ style.name }}`` as the value email/inline_styles.j2 sets, when the
-    template is compiled: the email's many style attributes then cost nothing per render.
-
-    Values that hold a newline or a brace are left to the template at render time (the
-    context's ``style``), so line numbers and Jinja syntax are never disturbed. Templates
-    compile once per process (see DigestLoader), so a changed inline_styles.j2 in the
-    templates_dir takes effect after a restart.
-    """
-
-    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
-        if "{{ style." not in source or name in (STYLES_TEMPLATE, DEFAULT_PREFIX + STYLES_TEMPLATE):
-            return source
-        styles = self.environment.get_template(STYLES_TEMPLATE).module
-        escaped = autoescape_for(name)
-
-        def value(match: re.Match[str]) -> str:
-            found = getattr(styles, match.group(1), None)
-            if not isinstance(found, str) or "\n" in found or "{" in found:
-                return match.group(0)
-            return str(escape(found)) if escaped else found
-
-        return STYLE_REF.sub(value, source)
-
-
-@functools.lru_cache(maxsize=512)
 def autoescape_for(name: str | None) -> bool:
-    """Escape everything except plain-text templates (.txt.j2). Jinja asks again for
-    every context it makes (each include), hence the cache."""
+    """Escape everything except plain-text templates (.txt.j2)."""
     if name is None:
         return True
     stem = name.removesuffix(".j2")
     return not stem.endswith(PLAIN_SUFFIXES)
 
 
-class DigestEnvironment(jinja2.Environment):
-    """The Jinja environment of every rendition: templates compiled the way
-    digest.render.compiled describes, and plain-dict template globals."""
-
-    code_generator_class = DigestCodeGenerator
-    template_class = DigestTemplate
-
-    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
-        """The environment's globals with the template's over them, as one dict.
-
-        Jinja returns a ChainMap, and copies it into a dict (in Python, key by key) for
-        every context it makes: each include of each email. Our globals are set when the
-        environment is made, before any template loads (as Jinja advises), so a copy
-        taken at load time sees them all.
-        """
-        return {**self.globals, **(d or {})}
-
-
 def make_environment(settings: Settings) -> jinja2.Environment:
     override = settings.resolve_path(settings.templates_dir) if settings.templates_dir else None
-    env = DigestEnvironment(
+    env = jinja2.Environment(
         loader=DigestLoader(override, default_templates_dir()),
         autoescape=autoescape_for,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        extensions=[InlineStyles],
-        # A plain dict, not Jinja's default LRU cache, which takes a lock and reorders a
-        # deque on every lookup: an email looks templates up about forty times, and a
-        # deployment has a few dozen of them.
-        cache_size=-1,
     )
     filters.install(env)
-    env.globals["macros"] = macros
     env.globals["org"] = settings.organization
+    env.globals["site_url"] = settings.organization.site_url
     return env
 
 

@@ -33,7 +33,7 @@ from digest.store.tables import EditionRow, SpentTokenRow, SubscriptionRow
 log = logging.getLogger("digest.schedule.approval")
 
 Action = Literal["approve", "hold"]
-# An edition may be approved or held only before it starts going out.
+# An edition may be approved or held only before it starts going out (digest.lifecycle).
 DECIDABLE = frozenset({"draft", "approved", "held"})
 
 
@@ -142,33 +142,26 @@ def decide_by_link(
     return link
 
 
-def _decide(store: Store, edition_id: int, status: str, by: str, now: datetime) -> EditionRow:
-    with store.session() as session:
-        row = session.get(EditionRow, edition_id)
-        if row is None:
-            raise ApprovalError(f"edition {edition_id} does not exist")
-        if row.status not in DECIDABLE:
-            raise ApprovalError(
-                f"edition {edition_id} of '{row.newsletter}' is already {row.status}; "
-                "it can no longer be approved or held"
-            )
-        row.status = status
-        row.approved_by = by
-        row.approved_at = now
-        session.flush()
-        session.expunge(row)
-        return row
-
-
 def approve(settings: Settings, store: Store, edition_id: int, by: str, now: datetime) -> None:
-    """Mark an edition approved: it goes out at its send time (or at once if that has passed)."""
-    row = _decide(store, edition_id, "approved", by, now)
+    """Approve (freeze) an edition: it goes out at its send time (or at once if passed)."""
+    from digest.draft import approve as freeze
+
+    try:
+        row = freeze(settings, store, edition_id, actor=by, now=now)
+    except DigestError as exc:
+        raise ApprovalError(str(exc)) from None
     event(log, "edition.approved", newsletter=row.newsletter, edition=edition_id, by=by)
 
 
 def hold(settings: Settings, store: Store, edition_id: int, by: str, now: datetime) -> None:
     """Mark an edition held: it is not sent until someone approves it."""
-    row = _decide(store, edition_id, "held", by, now)
+    from digest.draft import decide
+    from digest.lifecycle import EditionStatus
+
+    try:
+        row = decide(store, edition_id, EditionStatus.HELD, actor=by, now=now)
+    except DigestError as exc:
+        raise ApprovalError(str(exc)) from None
     event(log, "edition.held", newsletter=row.newsletter, edition=edition_id, by=by)
 
 

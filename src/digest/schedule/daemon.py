@@ -23,10 +23,20 @@ from typing import Any
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 
 from digest.config import Settings, load_config
+from digest.delivery.sender import STOP as SEND_STOP
+from digest.delivery.sender import request_stop as request_send_stop
 from digest.logs import event
 from digest.notify import NoticeError, send_notice
 from digest.schedule import ledger, lock
-from digest.schedule.runs import Clock, Runner, RunResult, run_period, system_clock
+from digest.schedule.retries import retry_deferred
+from digest.schedule.runs import (
+    Clock,
+    Runner,
+    RunResult,
+    run_period,
+    runner_with,
+    system_clock,
+)
 from digest.schedule.triggers import LeadTrigger, cron_trigger, latest_send_time, next_send_time
 from digest.store import Store
 from digest.timing import period_ending
@@ -79,6 +89,7 @@ class Daemon:
         self.settings = settings
         self.store = store
         self.runner = runner
+        self._default_runner: tuple[Settings, Runner] | None = None
         self.clock = clock or system_clock
         self.config_path = config_path
         self.stop_timeout = stop_timeout
@@ -124,6 +135,8 @@ class Daemon:
             prepared = self.prepare_due(newsletter_id, now)
             if prepared is not None:
                 results.append(prepared)
+        if not self.stopping.is_set():
+            retry_deferred(self.settings, self.store, now)
         return results
 
     def prepare_due(self, newsletter_id: str, now: datetime) -> RunResult | None:
@@ -158,13 +171,13 @@ class Daemon:
                 status=record.status if record else "missing",
             )
             return self._run(newsletter_id, fire_time, now)
-        if record is None:
+        if record is None and ledger.ran_before(self.store, newsletter_id, fire_time):
             self._skip(newsletter_id, period.key, fire_time, now, late)
-        return None
+        return None  # a period from before this newsletter ever ran is nobody's miss
 
     def _worth_retrying(self, record: ledger.RunRecord, now: datetime) -> bool:
-        if record.status in ledger.FINISHED:
-            return False
+        if record.status in ledger.FINISHED or record.status == "sending":
+            return False  # 'sending': the delivery sweep retries its deferred copies
         if record.status == "running":
             return ledger.is_stale(record, now)
         if record.status == "failed":
@@ -224,13 +237,23 @@ class Daemon:
                 newsletter_id,
                 fire_time,
                 now=now,
-                runner=self.runner,
+                runner=self.runner or self._runner_for_settings(),
                 clock=self.clock,
             )
         finally:
             with self._inflight_changed:
                 self._inflight -= 1
                 self._inflight_changed.notify_all()
+
+    def _runner_for_settings(self) -> Runner:
+        """The default runner with one Renderer per loaded config (templates compile once
+        for the daemon's life, again after a reload)."""
+        from digest.render import Renderer
+
+        settings = self.settings
+        if self._default_runner is None or self._default_runner[0] is not settings:
+            self._default_runner = (settings, runner_with(Renderer(settings)))
+        return self._default_runner[1]
 
     # ---- APScheduler wiring ---------------------------------------------------------
 
@@ -306,6 +329,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         self.stopping.set()
+        request_send_stop()  # a send in flight records its in-flight copies and stops
         event(log, "scheduler.stopping", inflight=self._inflight)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -341,6 +365,7 @@ class Daemon:
         (its ledger row stays 'running' and is resumed at the next start).
         """
         global _current
+        SEND_STOP.clear()
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
         if standby:
@@ -373,6 +398,7 @@ class Daemon:
             return clean
         finally:
             _current = None
+            SEND_STOP.clear()
             held.release()
 
 

@@ -57,6 +57,20 @@ class RunRecord:
         return self.finished_at - self.started_at
 
     @property
+    def first_started(self) -> datetime | None:
+        """When the first attempt began (a takeover restarts ``started_at``)."""
+        value = (self.lease or self.report or {}).get("first_started")
+        return datetime.fromisoformat(value) if isinstance(value, str) else self.started_at
+
+    @property
+    def total_duration(self) -> timedelta | None:
+        """From the first attempt's start to the end, across every attempt."""
+        first = self.first_started
+        if first is None or self.finished_at is None:
+            return None
+        return self.finished_at - first
+
+    @property
     def lease(self) -> dict[str, Any] | None:
         lease = (self.report or {}).get("lease")
         return lease if isinstance(lease, dict) else None
@@ -127,13 +141,16 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _lease(owner: str, phase: str, now: datetime, attempt: int) -> dict[str, Any]:
+def _lease(
+    owner: str, phase: str, now: datetime, attempt: int, first_started: datetime | None = None
+) -> dict[str, Any]:
     return {
         "lease": {
             "owner": owner,
             "phase": phase,
             "heartbeat": now.isoformat(),
             "attempt": attempt,
+            "first_started": (first_started or now).isoformat(),
         }
     }
 
@@ -215,7 +232,7 @@ def claim(
                 started_at=now,
                 finished_at=None,
                 error=None,
-                report=_lease(owner, phase, now, attempt),
+                report=_lease(owner, phase, now, attempt, existing.first_started),
             )
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -259,6 +276,7 @@ def finish(
             **(report or {}),
             "attempts": int(lease.get("attempt", 1)),
             "phase": lease.get("phase"),
+            "first_started": lease.get("first_started"),
         }
         if edition_id is not None:
             row.edition_id = edition_id
@@ -309,6 +327,15 @@ def mark(
             statement = statement.where(RunRow.status == from_status)
         result = session.execute(statement.values(status=status, finished_at=now, error=error))
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def ran_before(store: Store, newsletter: str, moment: datetime) -> bool:
+    """Whether the newsletter has any run scheduled before ``moment`` (it was live then)."""
+    with store.session() as session:
+        query = select(RunRow.id).where(
+            RunRow.newsletter == newsletter, RunRow.scheduled_for < moment
+        )
+        return session.scalars(query.limit(1)).first() is not None
 
 
 def list_runs(store: Store, newsletter: str | None = None, limit: int = 50) -> list[RunRecord]:

@@ -13,7 +13,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
 from sqlalchemy import Connection, text
 
@@ -25,16 +25,19 @@ class AlreadyRunning(DigestError):
     """Another scheduler holds the single-instance lock of this store."""
 
 
-class InstanceLock(Protocol):
-    description: str
-
-    def release(self) -> None: ...
-
-
 def lock_key(url: str) -> int:
-    """A stable signed 64-bit advisory-lock key for this store."""
+    """A stable signed 64-bit key from a text (used for the lock file's name)."""
     digest = hashlib.sha256(f"digest.schedule:{url}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+# The advisory-lock key is what the server itself says the store is (its database and
+# schema), never the URL text: 127.0.0.1 and localhost, or two spellings of one host,
+# must name one lock.
+SERVER_KEY_SQL = (
+    "SELECT hashtextextended('digest.schedule:' || current_database() || '.' "
+    "|| current_schema(), 0)"
+)
 
 
 def lock_path(url: str) -> Path:
@@ -85,13 +88,15 @@ class AdvisoryLock:
     """A session-level pg_advisory_lock held on a dedicated connection."""
 
     def __init__(self, url: str) -> None:
-        self.key = lock_key(url)
-        self.description = f"PostgreSQL advisory lock {self.key}"
+        self.key = 0
+        self.description = "PostgreSQL advisory lock"
         self._engine = make_engine(url)
         self._connection: Connection | None = None
 
     def try_acquire(self) -> bool:
         connection = self._engine.connect()
+        self.key = int(connection.execute(text(SERVER_KEY_SQL)).scalar_one())
+        self.description = f"PostgreSQL advisory lock {self.key}"
         got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
         connection.commit()
         if not got:

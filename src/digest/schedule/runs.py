@@ -18,19 +18,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 
 from digest.config import Settings
-from digest.logs import event, run_context
+from digest.delivery.sender import SendStopped
+from digest.logs import event, redact_addresses, run_context
 from digest.models import RunReport
-from digest.notify import NoticeError, notify_failure, send_notice
+from digest.notify import NoticeError, notify_deferred, notify_failure, send_notice
 from digest.schedule import approval, ledger
 from digest.schedule.ledger import FINISHED, RunRecord
 from digest.store import Store
 from digest.store.tables import EditionRow
 from digest.timing import Period, period_ending
+
+if TYPE_CHECKING:
+    from digest.render import Renderer
 
 log = logging.getLogger("digest.schedule")
 
@@ -64,6 +68,7 @@ def default_runner(
     collect: bool = True,
     deliver: bool = True,
     post: bool = True,
+    renderer: Renderer | None = None,
 ) -> RunReport:
     from digest.pipeline import run_newsletter
 
@@ -76,7 +81,18 @@ def default_runner(
         collect=collect,
         deliver=deliver,
         post=post,
+        renderer=renderer,
     )
+
+
+def runner_with(renderer: Renderer, **fixed: Any) -> Runner:
+    """default_runner with one Renderer for every run (and ``fixed`` keyword arguments,
+    such as ``collect=False``): templates compile once, not once per run."""
+
+    def runner(*args: Any, **kwargs: Any) -> RunReport:
+        return default_runner(*args, **{**kwargs, **fixed, "renderer": renderer})
+
+    return runner
 
 
 def system_clock() -> datetime:
@@ -259,6 +275,11 @@ class _Context:
                     deliver=plan.deliver,
                     post=plan.post,
                 )
+        except SendStopped:
+            # Stopped by SIGTERM while sending: in-flight copies are recorded; the row
+            # stays 'running' and is resumed later, like after a kill.
+            ledger.release(owner)
+            raise
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("event=run.crashed newsletter=%s", self.newsletter, exc_info=True)
@@ -275,6 +296,10 @@ class _Context:
     def _succeed(self, plan: _Plan, record: RunRecord, owner: str, report: RunReport) -> RunResult:
         edition_id = self.edition_id()
         status = "succeeded"
+        if plan.deliver and report.deferred and edition_id is not None:
+            # offered to everyone; deferred copies are retried by the delivery sweep
+            status = "sending"
+            notify_deferred(self.settings, self.store, edition_id, self.clock())
         if plan.phase == "prepare" and edition_id is not None:
             status = "awaiting_approval"
             try:
@@ -309,6 +334,7 @@ class _Context:
     def _fail(
         self, record: RunRecord, owner: str, error: str, report: dict[str, Any] | None
     ) -> RunResult:
+        error = redact_addresses(error)  # stored, logged and mailed: no subscriber in it
         edition_id = self.edition_id()
         ledger.finish(
             self.store,
@@ -396,8 +422,6 @@ def run_problems(report: RunReport, delivering: bool) -> list[str]:
         problems.append(f"no sources reachable ({report.sources_failed} failed)")
     if delivering and report.failed:
         problems.append(f"{report.failed} email(s) failed")
-    if delivering and report.deferred:
-        problems.append(f"{report.deferred} email(s) deferred (will resume)")
     return problems
 
 

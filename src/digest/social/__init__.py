@@ -13,6 +13,7 @@ from typing import Any
 
 from digest.config import BlueskyChannel, Settings, SocialOutboxChannel, XChannel
 from digest.models import Edition, Post, RunReport
+from digest.render import Renderer
 from digest.social.compose import compose
 from digest.social.outbox import outbox_path, write_outbox
 from digest.social.publish import Clock, Publisher, post_thread
@@ -48,14 +49,17 @@ def post_edition(
     x_api: Any = None,
     fetch_image: Any = None,
     clock: Clock | None = None,
+    renderer: Renderer | None = None,
 ) -> list[Post]:
     """Compose and deliver the edition on each social channel; return the composed posts.
 
     ``publishers`` (by channel name), ``bluesky_request`` (an atproto Request),
     ``x_session`` (a requests.Session, used for API v2 posts and v1.1 media uploads),
     ``x_api`` (a tweepy.API), ``fetch_image`` and
-    ``clock`` are injection points for tests.
+    ``clock`` are injection points for tests. ``renderer``: the run's Renderer (one is
+    made for all channels if not given).
     """
+    renderer = renderer or Renderer(settings)
     composed: list[Post] = []
     for name in social_channel_names(settings, edition.newsletter):
         if only is not None and name != only:
@@ -64,7 +68,7 @@ def post_edition(
         assert isinstance(channel, SocialChannel)
         label = f"{platform_of(channel)} channel '{name}'"
         try:
-            posts = compose(settings, edition, platform_of(channel))
+            posts = compose(settings, edition, platform_of(channel), renderer)
         except Exception as exc:  # a template mistake must not stop the email
             log.exception("composing %s failed", label)
             report.warn(f"{label}: could not compose the posts: {exc}")

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from digest.config import BlueskyChannel, Settings
 from digest.models import Edition, Embed, Item, Post, Section
+from digest.render import Renderer
 from digest.render import templates as render_templates
 from digest.social.limits import rules_for
 from digest.social.text import (
@@ -54,17 +55,23 @@ def _mention(handle: str, did: str | None = None) -> _Marked | str:
     return _Marked(mention_marker(str(handle), did)) if did else f"@{str(handle).lstrip('@')}"
 
 
-def environment(settings: Settings) -> jinja2.Environment:
-    base = render_templates.make_environment(settings)
-    env = base.overlay(finalize=_finalize)
-    env.globals.update(link=_link, mention=_mention)
+def _social_environment(base: jinja2.Environment) -> jinja2.Environment:
+    """The shared environment with the marker-stripping finalize step. An overlay shares
+    its parent's globals dict and copies its template cache: it gets its own of both."""
+    env = base.overlay(finalize=_finalize, cache_size=400)
+    env.globals = {**base.globals, "link": _link, "mention": _mention}
     return env
 
 
-def compose(settings: Settings, edition: Edition, platform: str) -> list[Post]:
-    """Every part of ``edition``'s thread on ``platform``, within the platform's limits."""
+def compose(
+    settings: Settings, edition: Edition, platform: str, renderer: Renderer | None = None
+) -> list[Post]:
+    """Every part of ``edition``'s thread on ``platform``, within the platform's limits.
+
+    ``renderer``: the run's Renderer (its templates compile once); one is made if not given.
+    """
     rules = rules_for(platform)
-    env = environment(settings)
+    env = (renderer or Renderer(settings)).overlay("social", _social_environment)
     context = _context(settings, edition, platform)
     texts: list[PostText] = []
     for block in _blocks(env, platform, edition, context):

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from digest.config import Settings, SocialOutboxChannel
 from digest.models import Edition, Post
 
 
 def outbox_path(settings: Settings, channel: SocialOutboxChannel, edition: Edition) -> Path:
-    """``<path>/<newsletter>/<period date>-<platform>.json``."""
+    """``<path>/<newsletter>/<period end date>-<HHMM>-<platform>.json`` (local time).
+
+    The time of day is in the name so two editions of one newsletter ending the same
+    day (a morning and an evening edition) never overwrite each other's file.
+    """
     folder = settings.resolve_path(channel.path) / edition.newsletter
-    return folder / f"{edition.period_end.date().isoformat()}-{channel.platform}.json"
+    newsletter = settings.newsletters.get(edition.newsletter)
+    zone = ZoneInfo(newsletter.timezone) if newsletter is not None else UTC
+    end = edition.period_end.astimezone(zone)
+    return folder / f"{end:%Y-%m-%d-%H%M}-{channel.platform}.json"
 
 
 def write_outbox(path: Path, posts: list[Post]) -> None:

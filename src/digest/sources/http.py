@@ -286,16 +286,14 @@ async def fetch(
     max_bytes: int,
     etag: str | None = None,
     last_modified: str | None = None,
-    allow_private: bool = False,
 ) -> FetchResult:
     """GET ``url``, following at most ``client.max_redirects`` redirects one hop at a time.
 
     A conditional request is sent when validators are given (a 304 gives
     ``not_modified``). The body is streamed and cut at ``max_bytes`` (``truncated``).
-    ``allow_private`` is accepted for symmetry; the client's guard decides, configured
-    from ``network.allow_private`` in ``make_client``.
+    Whether private addresses may be fetched is the client's guard's business
+    (``network.allow_private``, in ``make_client``).
     """
-    del allow_private
     headers: dict[str, str] = {}
     if etag:
         headers["If-None-Match"] = etag

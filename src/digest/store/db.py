@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,10 +36,6 @@ class Store:
             finally:
                 session.rollback()
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
-
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -49,19 +45,43 @@ def make_engine(url: str) -> Engine:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, future=True)
+    # hide_parameters: a database error or log line never carries the values bound to
+    # it (subscribers' addresses and names)
+    engine = create_engine(url, future=True, hide_parameters=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+SQLITE_BUSY_TIMEOUT_MS = 30000
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     # WAL lets the web app read while a sender writes; busy_timeout waits out short locks.
+    # synchronous=NORMAL: in WAL mode a commit survives the process being killed (only
+    # power loss can undo the last commits, which at worst resends a message).
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    # Let SQLAlchemy's "begin" event open every transaction itself (below), instead of
+    # the driver's implicit deferred BEGIN before the first write.
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+
+
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    """Every transaction takes the write lock up front (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads first and writes later cannot wait for the lock:
+    when another writer committed since its read, SQLite answers "database is locked" at
+    once and busy_timeout never applies. Taking the lock at BEGIN makes concurrent
+    writers queue for up to busy_timeout instead. Readers in WAL mode are never blocked
+    by it for long: transactions here are short.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def upgrade(engine: Engine) -> None:

@@ -88,8 +88,19 @@ class EditionRow(Base):
     period_end: Mapped[datetime]
     title: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(Text)
-    # draft → approved | held → sending → sent | paused
+    # digest.lifecycle.EditionStatus: draft → approved → sending → sent (| paused),
+    # held, cancelled; changed only through digest.lifecycle
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    headline: Mapped[str | None] = mapped_column(Text)
+    preheader: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    # the staff's edits (digest.overlay.Overlay.to_dict), applied on every recompose
+    overlay: Mapped[dict[str, Any] | None]
+    # sha256 of the frozen renditions, set at approval; what is sent must match it
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # bumped on every stored change of the draft: the desk's conflict check
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    composed_at: Mapped[datetime | None]
     sections: Mapped[list[Any]]
     html: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
@@ -102,7 +113,25 @@ class EditionRow(Base):
     lock_owner: Mapped[str | None] = mapped_column(String(100))
     lock_expires: Mapped[datetime | None]
     pause_reason: Mapped[str | None] = mapped_column(Text)
+    # delivery: when sending began, the deadline for deferred recipients, the staff notice
+    send_started_at: Mapped[datetime | None]
+    deliver_until: Mapped[datetime | None]
+    delivery_noticed_at: Mapped[datetime | None]
     __table_args__ = (UniqueConstraint("newsletter", "period_key", name="uq_editions_period"),)
+
+
+class EditionEventRow(Base):
+    """The edition's history: every transition and every edit, with who and when."""
+
+    __tablename__ = "edition_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(40))  # transition name or "edit"
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 class SubscriberRow(Base):
@@ -165,14 +194,21 @@ class DeliveryRow(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(300))
-    # pending → sending → sent | failed | suppressed (deferred = pending with next_attempt_at)
+    # digest.delivery.ledger.DeliveryStatus: pending → sending (claimed) → sent | failed |
+    # suppressed; deferred = pending with a future next_attempt_at
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(String(300))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
-    __table_args__ = (Index("ix_deliveries_edition_status", "edition_id", "status"),)
+    # the claim (digest.store.lease): who is sending this copy right now, and until when
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claim_expires: Mapped[datetime | None]
+    __table_args__ = (
+        Index("ix_deliveries_edition_status", "edition_id", "status"),
+        Index("ix_deliveries_due", "edition_id", "status", "next_attempt_at"),
+    )
 
 
 class SocialPostRow(Base):

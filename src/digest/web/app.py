@@ -13,10 +13,11 @@ from starlette.routing import Match
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from digest.config import Settings
+from digest.render import Renderer
 from digest.store import Store
 from digest.web import approval, archive, desk, public
 from digest.web.auth import SessionCodec
-from digest.web.pages import page, web_environment
+from digest.web.pages import page
 from digest.web.ratelimit import RateLimiter
 
 # Pages never leak their URL (which holds a personal token) to the sites they link to.
@@ -58,7 +59,8 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.clock = clock
-    app.state.env = web_environment(settings)
+    app.state.renderer = Renderer(settings)
+    app.state.env = app.state.renderer.env
     app.state.sessions = SessionCodec(settings.signing_keys())
     app.state.signup_limiter = signup_limiter or RateLimiter(per_minute=5, burst=5)
     app.state.login_limiter = login_limiter or RateLimiter(per_minute=10, burst=10)

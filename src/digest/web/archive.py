@@ -17,7 +17,7 @@ from digest.config import Settings
 from digest.render import placeholders
 from digest.site import ArchiveEntry, archive_entries, render_archive_index, render_feed
 from digest.web.pages import page
-from digest.web.state import settings_of, store_of
+from digest.web.state import renderer_of, settings_of, store_of
 
 router = APIRouter()
 
@@ -73,8 +73,9 @@ def archive_index(request: Request, newsletter: str) -> HTMLResponse:
     settings = settings_of(request)
     if newsletter not in settings.newsletters:
         return _not_found(request)
-    entries = archive_entries(settings, store_of(request), newsletter)
-    return HTMLResponse(render_archive_index(settings, newsletter, entries))
+    renderer = renderer_of(request)
+    entries = archive_entries(settings, store_of(request), newsletter, renderer)
+    return HTMLResponse(render_archive_index(settings, newsletter, entries, renderer))
 
 
 @router.get("/archive/{newsletter}/feed.xml")
@@ -82,9 +83,10 @@ def archive_feed(request: Request, newsletter: str) -> Response:
     settings = settings_of(request)
     if newsletter not in settings.newsletters:
         return _not_found(request)
-    entries = archive_entries(settings, store_of(request), newsletter)
+    renderer = renderer_of(request)
+    entries = archive_entries(settings, store_of(request), newsletter, renderer)
     return Response(
-        render_feed(settings, newsletter, entries),
+        render_feed(settings, newsletter, entries, renderer),
         media_type="application/atom+xml; charset=utf-8",
     )
 
@@ -98,7 +100,7 @@ def edition_page(request: Request, newsletter: str, day: str) -> HTMLResponse:
         wanted = date.fromisoformat(day)
     except ValueError:
         return _not_found(request)
-    entries = archive_entries(settings, store_of(request), newsletter)
+    entries = archive_entries(settings, store_of(request), newsletter, renderer_of(request))
     entry = find_entry(entries, settings, wanted)
     if entry is None:
         return _not_found(request)

@@ -8,15 +8,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from digest.config import Settings
-from digest.render.templates import make_environment, render
-
-
-def web_environment(settings: Settings) -> jinja2.Environment:
-    """The shared digest environment (org global, filters, override lookup) for pages."""
-    env = make_environment(settings)
-    env.globals["site_url"] = settings.organization.site_url
-    return env
+from digest.render.templates import render
 
 
 def page(

@@ -34,7 +34,7 @@ from digest.subscriptions import (
     update_preferences,
 )
 from digest.web.pages import page
-from digest.web.state import now_of, settings_of, store_of
+from digest.web.state import now_of, renderer_of, settings_of, store_of
 
 router = APIRouter()
 
@@ -159,6 +159,7 @@ async def _request(request: Request, values: dict[str, Any]) -> None:
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         now=now_of(request),
+        renderer=renderer_of(request),
     )
 
 

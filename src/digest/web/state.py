@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import Request
 
 from digest.config import Settings
+from digest.render import Renderer
 from digest.store import Store
 
 
@@ -18,6 +19,12 @@ def settings_of(request: Request) -> Settings:
 def store_of(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
+
+
+def renderer_of(request: Request) -> Renderer:
+    """The app's one Renderer: its templates compile once for the app's life."""
+    renderer: Renderer = request.app.state.renderer
+    return renderer
 
 
 def now_of(request: Request) -> datetime:

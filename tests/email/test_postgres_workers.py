@@ -1,0 +1,84 @@
+"""N `digest send` workers share one edition on PostgreSQL (FOR UPDATE SKIP LOCKED).
+
+Needs a PostgreSQL server: DIGEST_TEST_POSTGRES (default
+postgresql://postgres@127.0.0.1:5432/test, trust auth); each test works in a schema of
+its own and skips, saying why, when no server answers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from digest.store import open_store
+
+from .conftest import Sink, add_many, delivery_statuses, make_edition, write_smtp_config
+from .test_guarantees import digest_cli, start_cli
+
+SERVER = os.environ.get("DIGEST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    engine = create_engine(SERVER.replace("postgresql://", "postgresql+psycopg://", 1))
+    schema = f"digest_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # no server here: say so instead of failing
+        pytest.skip(f"PostgreSQL not reachable at {SERVER}: {type(exc).__name__}")
+    try:
+        yield f"{SERVER}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+def test_three_workers_share_an_edition_and_a_killed_one_loses_only_its_in_flight(
+    raw_config: dict[str, Any], tmp_path: Path, now: datetime, sink: Sink, pg_url: str
+) -> None:
+    sink.pipelining = True
+    raw_config["store"]["url"] = pg_url
+    config = tmp_path / "config.yaml"
+    write_smtp_config(raw_config, config, sink.port, pool_size=3)  # type: ignore[attr-defined]
+    store = open_store(pg_url)
+    emails = add_many(store, now, 1500)
+    edition = make_edition(store, now)
+    workers = [start_cli(config, "send", "weekly") for _ in range(3)]
+    try:
+        deadline = time.monotonic() + 120
+        while len(sink.received) < 300:
+            for worker in workers:
+                if worker.poll() is not None:
+                    pytest.fail(f"a worker ended early: {worker.communicate()}")
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(workers[0].pid, signal.SIGKILL)  # one worker dies mid-send
+        workers[0].wait()
+        for worker in workers[1:]:
+            out, err = worker.communicate(timeout=300)
+            assert worker.returncode == 0, out + err  # the dead one's claims freed at once
+    finally:
+        for worker in workers:  # never leave a worker behind, even when an assert fails
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    final = digest_cli(config, "send", "weekly")
+    assert final.returncode == 0, final.stdout + final.stderr
+    counts = sink.counts()
+    assert [e for e in emails if counts[e] == 0] == []
+    assert sum(counts.values()) - len(emails) <= 3  # the killed worker's connections
+    assert delivery_statuses(store, edition) == {"sent": 1500}
+    store.dispose()
