@@ -1,6 +1,6 @@
 """A story added by pasting its URL: filled in from the page's Open Graph / meta tags.
 
-The page comes through the guarded client (digest.sources.http: timeouts, byte cap,
+The page comes through the guarded client (digest.http: timeouts, byte cap,
 private addresses refused) and is read by the same parser the curated sources use
 (digest.sources.enrich.page_meta). An unreachable page is not an error: the editor gets
 a clear message and an item holding just the URL, to fill in by hand.
@@ -16,10 +16,10 @@ from urllib.parse import urljoin, urlsplit
 
 from digest.config import Settings
 from digest.errors import DigestError
+from digest.http import fetch, make_client
 from digest.overlay import AddedItem
 from digest.sanitize import plain_text
 from digest.sources.enrich import PAGE_BYTES, page_meta
-from digest.sources.http import fetch, make_client
 
 
 @dataclass(frozen=True)

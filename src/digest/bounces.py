@@ -4,14 +4,24 @@ A permanent 5.1.x failure suppresses the address as 'bounced'; a complaint suppr
 it as 'complained' and ends every subscription at once. Other permanent failures and
 delays are counted but change nothing: one odd reply is no reason to drop a member.
 
-With VERP (``return_path: bounces+{token}@…``) each copy's envelope sender names its
-(edition, subscriber) with a signed token, and the bounce comes back to that address.
-When a bounce's envelope recipient (Delivered-To, X-Original-To, Envelope-To, To) or a
-DSN Original-Recipient carries a token whose signature holds, the DSN is attributed to
-that delivery's address, whatever its Final-Recipient says: a forwarded or rewritten
-mailbox still bounces the subscriber we mailed. A bounce whose return path holds a
-token that fails its signature check is forged or mangled: it changes nothing and is
-listed. Bounces without any token are read by Final-Recipient as before.
+Anyone can drop a hand-made DSN or complaint into the bounce mailbox, so a report is
+acted on only when it proves a delivery digest made (``proven_delivery``):
+
+- with VERP (``return_path: bounces+{token}@…``) each copy's envelope sender names its
+  (edition, subscriber) with a signed token, and the bounce comes back to that address.
+  A token in the bounce's envelope recipient (Delivered-To, X-Original-To, Envelope-To,
+  To) or a DSN Original-Recipient, whose signature holds and which names a delivery in
+  the ledger, attributes the report to that delivery's address, whatever its
+  Final-Recipient says: a forwarded or rewritten mailbox still bounces the subscriber
+  we mailed;
+- otherwise the returned original message (``message/rfc822`` or
+  ``text/rfc822-headers``, which DSNs and ARF feedback loops carry) must have a
+  Message-ID the ledger recorded for a delivery *and* that copy's signed
+  List-Unsubscribe token naming the same subscriber (a Message-ID alone can be guessed
+  by anyone who received their own copy).
+
+A report without such proof, or with a token whose signature fails, changes nothing and
+is listed under ignored, with the reason.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest.delivery.tokens import VERP_TOKEN, find_verp_token
+from digest.delivery.tokens import VERP_TOKEN, BadToken, find_verp_token, read_token
 from digest.errors import DigestError
 from digest.store.tables import DeliveryRow, SubscriberRow
 from digest.subscribers import InvalidAddress, normalize_email, suppress, unsubscribe
@@ -81,7 +91,7 @@ def parse_report(message: Message, attribute_to: str | None = None) -> list[Find
     for block in _dsn_blocks(message):
         findings.extend(_dsn_finding(block, attribute_to))
     for part in _report_parts(message, "message/feedback-report"):
-        findings.extend(_arf_finding(message, part))
+        findings.extend(_arf_finding(message, part, attribute_to))
     return findings
 
 
@@ -113,7 +123,7 @@ def _dsn_finding(block: Message, attribute_to: str | None = None) -> list[Findin
     return [Finding("other", address, detail)]
 
 
-def _arf_finding(message: Message, part: Message) -> list[Finding]:
+def _arf_finding(message: Message, part: Message, attribute_to: str | None) -> list[Finding]:
     blocks = part.get_payload()
     first = blocks[0] if isinstance(blocks, list) and blocks else part
     fields: Message = first if isinstance(first, Message) else part
@@ -129,6 +139,8 @@ def _arf_finding(message: Message, part: Message) -> list[Finding]:
                 address = _address(email.message_from_string(inner).get("To"))
             if address:
                 break
+    if attribute_to is not None:
+        address = attribute_to
     if address is None:
         return []
     kind = (fields.get("Feedback-Type") or "abuse").strip()
@@ -163,16 +175,72 @@ def verp_recipient(session: Session, message: Message, secret: str) -> VerpMatch
             if VERP_TOKEN.search(candidate.rsplit("@", 1)[0]):
                 forged.append(candidate)
             continue
-        edition_id, subscriber_id = found
-        delivery = session.get(DeliveryRow, (edition_id, subscriber_id))
-        subscriber = session.get(SubscriberRow, subscriber_id)
-        address = delivery.email if delivery else subscriber.email if subscriber else None
-        if address is None:
-            return VerpMatch(None, f"{candidate}: VERP token names no known subscriber")
-        return VerpMatch(address)
+        delivery = session.get(DeliveryRow, found)
+        if delivery is None:
+            return VerpMatch(None, f"{candidate}: VERP token names no delivery digest made")
+        return VerpMatch(delivery.email)
     if forged:
         return VerpMatch(None, f"{forged[0]}: VERP token signature invalid; bounce not trusted")
     return VerpMatch(None)
+
+
+def _returned_headers(message: Message) -> list[Message]:
+    """The headers of the original message a report returns, if it returns them."""
+    found: list[Message] = []
+    for part in _report_parts(message, "message/rfc822") + _report_parts(
+        message, "text/rfc822-headers"
+    ):
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            found.append(inner[0])
+        elif isinstance(inner, str):
+            found.append(email.message_from_string(inner))
+    return found
+
+
+UNSUBSCRIBE_TOKEN = re.compile(r"/u/([A-Za-z0-9_.\-]+)")
+
+
+def _copy_delivery(session: Session, headers: Message, secret: str) -> DeliveryRow | None:
+    """The delivery whose copy these headers are: its recorded Message-ID and its signed
+    unsubscribe token must both name it."""
+    message_id = str(headers.get("Message-ID", "")).strip()
+    if not message_id:
+        return None
+    delivery = session.scalars(
+        select(DeliveryRow).where(DeliveryRow.message_id == message_id)
+    ).first()
+    if delivery is None:
+        return None
+    for token in UNSUBSCRIBE_TOKEN.findall(str(headers.get("List-Unsubscribe", ""))):
+        try:
+            payload = read_token(secret, "unsubscribe", token)
+        except BadToken:
+            continue
+        if payload.get("s") == delivery.subscriber_id:
+            return delivery
+    return None
+
+
+def proven_delivery(session: Session, message: Message, secret: str) -> VerpMatch:
+    """The address of the delivery this report proves it is about, or why it proves none."""
+    verp = verp_recipient(session, message, secret)
+    if verp.address is not None or verp.refusal is not None:
+        return verp
+    for headers in _returned_headers(message):
+        # the receiving MTA wrote our VERP envelope sender into the copy's Return-Path
+        found = find_verp_token(secret, str(headers.get("Return-Path", "")).strip(" <>"))
+        delivery = session.get(DeliveryRow, found) if found else None
+        if delivery is None:
+            delivery = _copy_delivery(session, headers, secret)
+        if delivery is not None:
+            return VerpMatch(delivery.email)
+    return VerpMatch(
+        None,
+        f"'{message.get('Subject', '')}' from {message.get('From', '?')}: names no delivery "
+        "digest made (no valid VERP token, no returned copy with its signed links); "
+        "not acted on",
+    )
 
 
 def apply(session: Session, findings: list[Finding], now: datetime, report: BounceReport) -> None:
@@ -203,16 +271,17 @@ def process_message(
     """Apply one report; with ``verp_secret`` a signed VERP token decides whose DSN it is."""
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     report.messages += 1
-    target = None
-    if verp_secret is not None and _dsn_blocks(message):
-        verp = verp_recipient(session, message, verp_secret)
-        if verp.refusal is not None:
-            report.ignored.append(verp.refusal)
-            return
-        target = verp.address
-    findings = parse_report(message, attribute_to=target)
-    if not findings:
+    if not (_dsn_blocks(message) or _report_parts(message, "message/feedback-report")):
         report.ignored.append(f"'{message.get('Subject', '')}': not a DSN or ARF report")
+        return
+    if verp_secret is None:
+        report.ignored.append("no signing key to check reports with; not acted on")
+        return
+    proof = proven_delivery(session, message, verp_secret)
+    if proof.address is None:
+        report.ignored.append(proof.refusal or "report not trusted")
+        return
+    findings = parse_report(message, attribute_to=proof.address)
     apply(session, findings, now, report)
 
 

@@ -7,10 +7,12 @@ comms officer reads what to fix instead of a traceback. Secrets are only ever
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -19,7 +21,9 @@ from pydantic import (
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
+    TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -40,6 +44,71 @@ class Strict(BaseModel):
     """Base for every config section: unknown keys are rejected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Pluggable(Strict):
+    """Base of a pluggable kind's config classes (sources, channels).
+
+    A subclass whose ``type`` is a literal (``type: Literal["feed"]``) is registered in
+    its kind's ``registry`` under that name when the class is made: config.yaml's
+    ``type:`` is looked up there when the config is validated, so a new integration is
+    its config class (here or in its own module, imported before the config is loaded)
+    plus the module that does the work.
+    """
+
+    registry: ClassVar[dict[str, type[Pluggable]]]
+    type: str
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        annotation = cls.model_fields["type"].annotation
+        if get_origin(annotation) is Literal:
+            (tag,) = get_args(annotation)
+            cls.registry[str(tag)] = cls
+
+
+class SourceBase(Pluggable):
+    """A source of items; its reader is registered with ``digest.sources.base.register``."""
+
+    registry: ClassVar[dict[str, type[Pluggable]]] = {}
+    tags: tuple[str, ...] = ()  # formats may select a source's items by tag
+
+    def describe(self) -> str:
+        """What a collect would read, for ``collect --dry-run`` (a reader with a
+        ``describe(config)`` of its own, for what only it knows, is asked first)."""
+        return f"{self.type} source"
+
+
+class ChannelBase(Pluggable):
+    """Where an edition goes: an email channel or a social channel."""
+
+    registry: ClassVar[dict[str, type[Pluggable]]] = {}
+
+
+class EmailChannel(ChannelBase):
+    """A channel that mails each subscriber a copy."""
+
+
+class SocialChannel(ChannelBase):
+    """A channel that posts the edition's announcement on one platform."""
+
+    @property
+    def platform(self) -> str:
+        """The platform whose rules and templates the posts follow (its ``type``)."""
+        return self.type
+
+
+@functools.cache
+def _registered(base: type[Pluggable], names: tuple[str, ...]) -> TypeAdapter[Any]:
+    members = tuple(base.registry[name] for name in names)
+    tagged = Annotated[Union[members], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
+    return TypeAdapter(dict[str, tagged])
+
+
+def validate_registered(base: type[Pluggable], value: Any) -> Any:
+    """``value`` (a mapping of name → config) validated by the registered classes."""
+    return _registered(base, tuple(base.registry)).validate_python(value)
 
 
 class SecretRef(str):
@@ -74,7 +143,6 @@ def _secret(value: Any) -> SecretRef:
             "use an environment variable reference like ${SMTP_PASSWORD}"
         )
     return SecretRef(value)
-
 
 
 def _duration(value: Any) -> timedelta:
@@ -127,7 +195,7 @@ class NetworkConfig(Strict):
     user_agent: str = "digest/0.1 (+https://github.com/digest)"
 
 
-class FeedSource(Strict):
+class FeedSource(SourceBase):
     """An RSS 2.0, Atom or JSON Feed, over HTTP(S) or from a local path."""
 
     type: Literal["feed"]
@@ -135,9 +203,16 @@ class FeedSource(Strict):
     path: Path | None = None
     origin: OriginConfig
     tags: tuple[str, ...] = ()
+    # An item's excerpt: its first real paragraph(s), cut at a sentence or word under this.
+    excerpt_chars: int = Field(default=400, ge=80, le=5000)
+    # The newest entries read per collect; the rest are counted in the report as skipped.
+    max_entries: int = Field(default=500, ge=1, le=100_000)
+
+    def describe(self) -> str:
+        return f"feed: {self.url or self.path}"
 
 
-class CuratedSource(Strict):
+class CuratedSource(SourceBase):
     """A folder of YAML/Markdown items written by staff."""
 
     type: Literal["curated"]
@@ -146,8 +221,11 @@ class CuratedSource(Strict):
     enrich: bool = True  # fill in title/excerpt from the page for URL-only items
     tags: tuple[str, ...] = ()
 
+    def describe(self) -> str:
+        return f"curated items in {self.path}" + _enrich_note(self.enrich)
 
-class CsvSource(Strict):
+
+class CsvSource(SourceBase):
     """A CSV file or published spreadsheet (title, url, excerpt, outlet, date, tags)."""
 
     type: Literal["csv"]
@@ -157,13 +235,20 @@ class CsvSource(Strict):
     enrich: bool = True
     tags: tuple[str, ...] = ()
 
+    def describe(self) -> str:
+        return f"CSV: {self.url or self.path}" + _enrich_note(self.enrich)
+
+
+def _enrich_note(enrich: bool) -> str:
+    return ", and the pages of items given as a bare URL" if enrich else ""
+
 
 class SocialAccount(Strict):
     handle: str
     origin: OriginConfig
 
 
-class BlueskySource(Strict):
+class BlueskySource(SourceBase):
     """Posts from Bluesky accounts (getAuthorFeed, no replies, no reposts)."""
 
     type: Literal["bluesky"]
@@ -171,11 +256,14 @@ class BlueskySource(Strict):
     list_uri: str | None = None
     origin: OriginConfig | None = None  # default origin for list members
     service: str = "https://public.api.bsky.app"
+    # A folder of recorded AppView answers (<method>/<actor>.json) read instead of the
+    # service: for demos and offline tests, no network
+    recorded: Path | None = None
     max_posts: int = 50
     tags: tuple[str, ...] = ()
 
 
-class XSource(Strict):
+class XSource(SourceBase):
     """Posts from X accounts; opt-in because every read costs money."""
 
     type: Literal["x"]
@@ -186,18 +274,26 @@ class XSource(Strict):
     tags: tuple[str, ...] = ()
 
 
-SourceConfig = Annotated[
-    FeedSource | CuratedSource | CsvSource | BlueskySource | XSource,
-    Field(discriminator="type"),
-]
-
-
 class Selection(Strict):
     """Which collected items a format draws on; empty lists mean 'any'."""
 
     sources: tuple[str, ...] = ()
     kinds: tuple[OriginKind, ...] = ()
     tags: tuple[str, ...] = ()
+    # Series posts: titles starting with one of these (case-insensitive), or matching
+    # this regular expression, e.g. "^Service & Solidarity Spotlight:".
+    title_prefixes: tuple[str, ...] = ()
+    title_pattern: str | None = None
+
+    @field_validator("title_pattern")
+    @classmethod
+    def _check_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
 
 
 class FormatConfig(Strict):
@@ -213,12 +309,61 @@ class FormatConfig(Strict):
     per_group_limit: int | None = None
     data: Path | None = None  # rotation/political: the curated data file
     call_to_action: str | None = None
+    # A series' boilerplate opening sentence(s), dropped from the start of each
+    # excerpt and story ("Working people across the United States regularly step up…").
+    strip_lead: tuple[str, ...] = ()
 
 
 class Approval(Strict):
     reviewers: tuple[str, ...]
     lead_time: Duration = timedelta(hours=2)
     on_timeout: Literal["send", "hold"] = "hold"
+
+
+class SocialImage(Strict):
+    """An image for a social post; alt text is required (screen readers read it)."""
+
+    url: str
+    alt: str
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("alt")
+    @classmethod
+    def _check_alt(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("alt text is required: describe the image for screen readers")
+        return value.strip()
+
+
+class SocialPlan(Strict):
+    """How a newsletter is announced on Bluesky and X.
+
+    ``shape``: ``link_card`` (one post: the edition's headline and its link card; the
+    default), ``thread`` (that post, then one reply per section), or ``per_item`` (each
+    story is its own post with its own link card: a single-story format like the
+    Spotlight). ``max_posts`` caps the posts per platform (the platform's own cap
+    applies too); what does not fit is named in the dry run and the run report.
+    """
+
+    shape: Literal["link_card", "thread", "per_item"] = "link_card"
+    hashtags: tuple[str, ...] = ()
+    max_posts: int | None = Field(default=None, ge=1)
+    image: SocialImage | None = None  # the link card's image when the lead story has none
+
+    @field_validator("hashtags")
+    @classmethod
+    def _check_hashtags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        tags = tuple(tag.strip().lstrip("#＃") for tag in value)
+        bad = [tag for tag in tags if not tag or any(c.isspace() for c in tag)]
+        if bad:
+            raise ValueError(f"a hashtag is one word without spaces: {', '.join(map(repr, bad))}")
+        return tags
 
 
 class NewsletterConfig(Strict):
@@ -236,6 +381,7 @@ class NewsletterConfig(Strict):
     send_empty: bool = False
     grace: Duration = timedelta(hours=6)
     approval: Approval | None = None
+    social: SocialPlan = SocialPlan()
 
     @field_validator("schedule")
     @classmethod
@@ -257,7 +403,7 @@ class NewsletterConfig(Strict):
         return value
 
 
-class MaildirChannel(Strict):
+class MaildirChannel(EmailChannel):
     """Email into a Maildir outbox (the embedded default)."""
 
     type: Literal["maildir"]
@@ -265,7 +411,7 @@ class MaildirChannel(Strict):
     give_up_after: Duration = timedelta(days=3)  # an edition's deadline for deferred copies
 
 
-class SmtpChannel(Strict):
+class SmtpChannel(EmailChannel):
     """Email through an SMTP relay or ESP."""
 
     type: Literal["smtp"]
@@ -292,15 +438,28 @@ class SmtpChannel(Strict):
     batch_size: int | None = None
 
 
-class SocialOutboxChannel(Strict):
+class SocialOutboxChannel(SocialChannel):
     """Social posts written to JSON files instead of posted (dry run)."""
 
     type: Literal["outbox"]
-    platform: Literal["bluesky", "x"]
+    posts_for: str = Field(alias="platform")
     path: Path = Path("out/social")
 
+    @field_validator("posts_for")
+    @classmethod
+    def _known_platform(cls, value: str) -> str:
+        known = social_platforms()
+        if value not in known:
+            expected = " or ".join(f"'{name}'" for name in known)
+            raise ValueError(f"'{value}' is not allowed; expected {expected}")
+        return value
 
-class BlueskyChannel(Strict):
+    @property
+    def platform(self) -> str:
+        return self.posts_for
+
+
+class BlueskyChannel(SocialChannel):
     type: Literal["bluesky"]
     handle: str
     app_password: SecretRef
@@ -309,7 +468,7 @@ class BlueskyChannel(Strict):
     langs: tuple[str, ...] = ("en",)
 
 
-class XChannel(Strict):
+class XChannel(SocialChannel):
     type: Literal["x"]
     consumer_key: SecretRef
     consumer_secret: SecretRef
@@ -317,10 +476,14 @@ class XChannel(Strict):
     access_token_secret: SecretRef
 
 
-ChannelConfig = Annotated[
-    MaildirChannel | SmtpChannel | SocialOutboxChannel | BlueskyChannel | XChannel,
-    Field(discriminator="type"),
-]
+def social_platforms() -> list[str]:
+    """The platforms a social channel can post to: every registered social channel's
+    type except the outbox, which writes posts for one of them."""
+    return [
+        name
+        for name, cls in ChannelBase.registry.items()
+        if issubclass(cls, SocialChannel) and cls is not SocialOutboxChannel
+    ]
 
 
 class StoreConfig(Strict):
@@ -361,11 +524,20 @@ class Settings(Strict):
     output_dir: Path = Path("out")
     templates_dir: Path | None = None
     network: NetworkConfig = NetworkConfig()
-    sources: dict[str, SourceConfig]
+    sources: dict[str, SourceBase]
     formats: dict[str, FormatConfig]
     newsletters: dict[str, NewsletterConfig]
-    channels: dict[str, ChannelConfig] = {}
+    channels: dict[str, ChannelBase] = {}
     web: WebConfig = WebConfig()
+
+    @field_validator("sources", "channels", mode="wrap")
+    @classmethod
+    def _by_type(cls, value: Any, handler: Any, info: ValidationInfo) -> Any:
+        """Each entry validated by the class registered for its ``type``."""
+        del handler  # the registered classes validate it, not the base class
+        return validate_registered(
+            SourceBase if info.field_name == "sources" else ChannelBase, value
+        )
 
     # Where config.yaml lives: relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -394,6 +566,11 @@ class Settings(Strict):
     @property
     def out_dir(self) -> Path:
         return self.resolve_path(self.output_dir)
+
+    def channel_names(self, newsletter: str, kind: type[ChannelBase]) -> list[str]:
+        """The newsletter's channels of one kind (EmailChannel, SocialChannel), in order."""
+        names = self.newsletters[newsletter].channels
+        return [name for name in names if isinstance(self.channels.get(name), kind)]
 
     def audience_of(self, newsletter: str) -> str:
         return self.newsletters[newsletter].audience or newsletter
@@ -458,7 +635,7 @@ def validate_config(raw: dict[str, Any], base_dir: Path = Path(".")) -> Settings
     try:
         settings = Settings.model_validate({**raw, "base_dir": base_dir})
     except ValidationError as exc:
-        problems.extend(describe_error(error, raw) for error in exc.errors())
+        problems.extend(describe_error(error, raw, Settings) for error in exc.errors())
     problems.extend(reference_problems(raw))
     if settings is not None:
         problems.extend(_model_problems(settings))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,9 +19,12 @@ ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 SECRET_KEY_NAMES = re.compile(r"(password|secret|token|api_key|signing_key|private_key)", re.I)
 
 
-def describe_errors(exc: ValidationError, raw: Any, prefix: str = "") -> list[str]:
-    """Path-named messages for a data file validated with a pydantic model."""
-    problems = [describe_error(error, raw) for error in exc.errors()]
+def describe_errors(
+    exc: ValidationError, raw: Any, prefix: str = "", model: type[BaseModel] | None = None
+) -> list[str]:
+    """Path-named messages for a data file validated with a pydantic model (``model``,
+    for 'did you mean' on unknown keys)."""
+    problems = [describe_error(error, raw, model) for error in exc.errors()]
     return [f"{prefix}{p}" for p in problems]
 
 
@@ -71,12 +75,14 @@ def _loc_to_path(loc: tuple[Any, ...], raw: Any) -> tuple[str, Any]:
     return "".join(parts), parent
 
 
-def describe_error(error: Any, raw: dict[str, Any]) -> str:
-    path, parent = _loc_to_path(tuple(error["loc"]), raw)
+def describe_error(error: Any, raw: dict[str, Any], model: type[BaseModel] | None = None) -> str:
+    """One pydantic error as a path-named message; ``model`` is the class that validated
+    ``raw`` (its fields give the 'did you mean' for an unknown key)."""
+    path, _ = _loc_to_path(tuple(error["loc"]), raw)
     kind = error["type"]
     if kind == "extra_forbidden":
         key = path.rsplit(".", 1)[-1]
-        return f"{path}: unknown key '{key}'{did_you_mean(key, _allowed_keys(error, parent))}"
+        return f"{path}: unknown key '{key}'{did_you_mean(key, _allowed_keys(error, model))}"
     if kind == "missing":
         return f"{path}: required key is missing"
     if kind == "union_tag_invalid":
@@ -84,7 +90,7 @@ def describe_error(error: Any, raw: dict[str, Any]) -> str:
         tag = error["ctx"]["tag"]
         return (
             f"{path}.type: unknown type '{tag}'"
-            f"{did_you_mean(str(tag), _TAG_NAMES)} (expected one of {expected})"
+            f"{did_you_mean(str(tag), _tags(expected))} (expected one of {expected})"
         )
     if kind == "union_tag_not_found":
         return f"{path}: missing 'type' (expected one of {error['ctx']['expected_tags']})"
@@ -95,53 +101,57 @@ def describe_error(error: Any, raw: dict[str, Any]) -> str:
     return f"{path}: {message}"
 
 
-_TAG_NAMES = ["feed", "curated", "csv", "bluesky", "x", "maildir", "smtp", "outbox"]
-
-
-def _allowed_keys(error: Any, parent: Any) -> list[str]:
+def _allowed_keys(error: Any, root: type[BaseModel] | None) -> list[str]:
     """Known keys of the model that rejected an extra key, for 'did you mean'."""
-    del error
-    if isinstance(parent, dict):
-        model = _model_for(parent)
-        if model is not None:
-            return list(model.model_fields)
-    return []
+    model = _model_at(root, tuple(error["loc"])[:-1]) if root is not None else None
+    if model is None:
+        return []
+    return [field.alias or name for name, field in model.model_fields.items()]
 
 
-def _model_for(node: dict[str, Any]) -> type[BaseModel] | None:
-    from digest.config import (
-        BlueskySource,
-        CsvSource,
-        CuratedSource,
-        FeedSource,
-        FormatConfig,
-        MaildirChannel,
-        NewsletterConfig,
-        Organization,
-        OriginConfig,
-        Settings,
-        SmtpChannel,
-        SocialOutboxChannel,
-        XSource,
-    )
+def _model_at(model: Any, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that validates the value at ``loc`` under ``model``, following
+    fields, mappings, sequences, optionals and ``type``-tagged registries."""
+    for element in loc:
+        model = _step(model, element)
+        if model is None:
+            return None
+    model = _unwrap(model)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
-    by_type: dict[str, type[BaseModel]] = {
-        "feed": FeedSource,
-        "curated": CuratedSource,
-        "csv": CsvSource,
-        "bluesky": BlueskySource,
-        "x": XSource,
-        "maildir": MaildirChannel,
-        "smtp": SmtpChannel,
-        "outbox": SocialOutboxChannel,
-    }
-    if "type" in node and node["type"] in by_type:
-        return by_type[node["type"]]
-    for model in (Settings, Organization, NewsletterConfig, FormatConfig, OriginConfig):
-        fields = set(model.model_fields)
-        if len(fields & set(node)) >= max(1, len(node) // 2):
-            return model
+
+def _step(node: Any, element: Any) -> Any:
+    node = _unwrap(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        registry = getattr(node, "registry", None)
+        if isinstance(registry, dict) and element in registry:
+            return registry[element]  # a pluggable kind's tag: the registered class
+        fields = {field.alias or name: field for name, field in node.model_fields.items()}
+        return fields[element].annotation if element in fields else None
+    origin, args = get_origin(node), get_args(node)
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin in (tuple, list) and args:
+        return args[0]
     return None
+
+
+def _unwrap(node: Any) -> Any:
+    """``X`` of ``Annotated[X, ...]`` and of ``X | None``."""
+    while True:
+        if get_origin(node) is Annotated:
+            node = get_args(node)[0]
+            continue
+        args = [a for a in get_args(node) if a is not type(None)]
+        if get_origin(node) in (Union, UnionType) and len(args) == 1:
+            node = args[0]
+            continue
+        return node
+
+
+def _tags(expected: str) -> list[str]:
+    """The tag names in pydantic's "'feed', 'curated' or 'csv'"."""
+    return re.findall(r"'([^']*)'", expected)
 
 
 def did_you_mean(word: str, candidates: list[str] | Any) -> str:

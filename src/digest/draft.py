@@ -46,7 +46,7 @@ class Due:
 def due(settings: Settings, store: Store | None, newsletter_id: str, now: datetime) -> Due:
     """The next edition due: the latest send time if it passed less than the grace ago
     and its run has not finished, otherwise the next send time."""
-    from digest.schedule.triggers import latest_send_time, next_send_time
+    from digest.triggers import latest_send_time, next_send_time
 
     newsletter = settings.newsletters[newsletter_id]
     latest = latest_send_time(newsletter, now)
@@ -62,7 +62,7 @@ def due(settings: Settings, store: Store | None, newsletter_id: str, now: dateti
 
 def missed(settings: Settings, newsletter_id: str, now: datetime) -> Due | None:
     """The latest send time, if it is more than the grace in the past (a stale period)."""
-    from digest.schedule.triggers import latest_send_time
+    from digest.triggers import latest_send_time
 
     newsletter = settings.newsletters[newsletter_id]
     latest = latest_send_time(newsletter, now)
@@ -146,6 +146,7 @@ def store_renditions(row: EditionRow, edition: Edition, now: datetime) -> None:
     row.headline, row.preheader, row.note = edition.headline, edition.preheader, edition.note
     row.sections = [s.to_dict() for s in edition.sections]
     row.html, row.text, row.web_html = edition.html, edition.text, edition.web_html
+    row.markers = edition.markers  # the per-edition recipient markers the HTML carries
     row.composed_at = now
 
 
@@ -168,6 +169,7 @@ def recompose_row(
     auto, edition = arrange(
         settings, session, row.newsletter, period_of(settings, row), Overlay.from_dict(row.overlay)
     )
+    edition.markers = row.markers or ""  # kept across recomposes
     render_into(edition, renderer)
     store_renditions(row, edition, now)
     edition.id = row.id

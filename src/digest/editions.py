@@ -7,6 +7,7 @@ never changes what subscribers get.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -14,10 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
+from digest.errors import DigestError, TemplateError
 from digest.formats import build_sections
 from digest.models import Edition, Section
 from digest.overlay import Overlay
 from digest.overlay import apply as apply_overlay
+from digest.render import placeholders
 from digest.store import Store
 from digest.store.tables import EditionRow
 from digest.timing import Period
@@ -61,10 +64,34 @@ def has_news(edition: Edition) -> bool:
 
 
 def render_into(edition: Edition, renderer: Renderer) -> Edition:
-    rendered = renderer.email(edition)
+    if not edition.markers:  # per-edition recipient markers (see render.placeholders)
+        edition.markers = placeholders.new_nonce()
+    try:
+        rendered = renderer.email(edition)
+    except TemplateError as exc:
+        culprit = _culprit(edition, renderer)
+        if culprit is None:
+            raise
+        raise TemplateError(f"{culprit}: {exc}") from exc
     edition.html, edition.text = rendered.html, rendered.text
     edition.web_html = renderer.web_page(edition)
     return edition
+
+
+def _culprit(edition: Edition, renderer: Renderer) -> str | None:
+    """Which item makes the email fail to render: each is tried alone (error path only)."""
+    for section in edition.sections:
+        for item in [*section.items, *(i for g in section.groups for i in g.items)]:
+            alone = Section(section.format_id, section.title, section.intro, section.template)
+            alone.items = [item]
+            trial = dataclasses.replace(edition, sections=[alone])
+            try:
+                renderer.email(trial)
+            except TemplateError:
+                return f"item '{item.title[:80]}' ({item.guid}) from source '{item.source_id}'"
+            except DigestError:
+                continue  # a check on the whole email (size, footer), not this item
+    return None
 
 
 def find_edition(session: Session, newsletter_id: str, period_key: str) -> EditionRow | None:
@@ -93,6 +120,7 @@ def edition_from_row(row: EditionRow, period_tz: str) -> Edition:
         html=row.html,
         text=row.text,
         web_html=row.web_html,
+        markers=row.markers,
     )
 
 

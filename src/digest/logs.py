@@ -7,6 +7,7 @@ cannot slip through an exception message or a library's debug output.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import logging
 import os
@@ -110,11 +111,33 @@ def _secret_refs(node: Any) -> Iterator[SecretRef]:
             yield from _secret_refs(value)
 
 
+def encoded_forms(secret: str) -> set[str]:
+    """``secret`` as a server or library may echo it: as is, without the dashes of a
+    Bluesky app password (``xxxx-xxxx-xxxx-xxxx``), hex, and base64 (standard and
+    URL-safe, padded or not) — also where it sits inside a longer base64 string, as in
+    an echoed ``AUTH PLAIN`` (``\\0user\\0password``): base64 is aligned on 3 bytes, so
+    each of the three offsets gives its own stable middle part."""
+    raw = secret.encode()
+    forms = {secret, raw.hex(), raw.hex().upper()}
+    if "-" in secret and len(secret.replace("-", "")) >= MIN_SECRET_LENGTH:
+        forms.add(secret.replace("-", ""))
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        # keep the characters whose 6 bits all come from the secret's own bytes
+        start, end = (8 * offset + 5) // 6, (8 * (offset + len(raw))) // 6
+        middle = encoded[start:end]
+        for form in (middle, middle.replace("+", "-").replace("/", "_")):
+            if len(form) >= MIN_SECRET_LENGTH:
+                forms.add(form)
+    return forms
+
+
 class Redactor:
     """Replaces known secret values and authorization headers in a string."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+        forms = {form for s in secrets if s for form in encoded_forms(s)}
+        ordered = sorted(forms, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
 
     def __call__(self, text: str) -> str:

@@ -38,6 +38,25 @@ class SocialPost:
     author_did: str | None = None
     avatar_url: str | None = None
     text: str = ""
+    # What the static card needs to do what Bluesky's own embed does (all JSON-ready,
+    # so an edition frozen as JSON renders again identically):
+    created_at: str | None = None  # ISO time the post was made
+    # [{"start", "end", "kind": link|mention|tag, "value"}]: UTF-8 byte offsets in text
+    facets: list[dict[str, Any]] = field(default_factory=list)
+    images: list[dict[str, str]] = field(default_factory=list)  # [{"url", "thumb", "alt"}]
+    external: dict[str, str] | None = None  # link card: {"uri", "title", "description", "thumb"}
+    quote: dict[str, Any] | None = None  # a quoted post, in this class's to_dict form
+
+    @property
+    def quoted(self) -> SocialPost | None:
+        """The quoted post as a SocialPost (kept as a dict so the card stays JSON)."""
+        if not isinstance(self.quote, dict):
+            return None
+        known = {f for f in SocialPost.__dataclass_fields__}
+        return SocialPost(**{k: v for k, v in self.quote.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return vars(self).copy()
 
 
 @dataclass
@@ -168,6 +187,8 @@ class Edition:
     html: str = ""  # email HTML with recipient placeholders (see render.email)
     text: str = ""
     web_html: str = ""
+    # the nonce in this edition's recipient markers (render.placeholders.Markers)
+    markers: str = ""
 
     @property
     def period_key(self) -> str:
@@ -213,6 +234,7 @@ class Post:
     facets: tuple[Facet, ...] = ()
     embed: Embed | None = None
     langs: tuple[str, ...] = ()
+    standalone: bool = False  # a post of its own (one story), not a reply in the thread
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -222,6 +244,7 @@ class Post:
             "facets": [asdict(f) for f in self.facets],
             "embed": asdict(self.embed) if self.embed else None,
             "langs": list(self.langs),
+            "standalone": self.standalone,
         }
 
 
@@ -241,6 +264,14 @@ class RunReport:
     failed: int = 0
     suppressed: int = 0
     posts: int = 0
+    social_failed: int = 0  # social channels whose announcement did not fully go out
+    # grouped sections: {title: {"quiet": [who posted nothing], "failed": [who could not
+    # be read]}} (digest.roster), for the editor to chase
+    roster: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # Per source, entries left out (too old, duplicate, over max_entries) or dated when
+    # first seen (no date), by reason; and the start of the collect's window.
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    collected_since: str | None = None
     warnings: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # what was written, and where
 

@@ -10,25 +10,16 @@ from concurrent.futures import Executor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from digest.config import (
-    BlueskyChannel,
-    MaildirChannel,
-    Settings,
-    SmtpChannel,
-    SocialOutboxChannel,
-    XChannel,
-)
+from digest.config import EmailChannel, Settings, SocialChannel
 from digest.editions import build_edition
 from digest.errors import DigestError
 from digest.models import Edition, RunReport
 from digest.store import Store, open_store
 from digest.timing import Period, period_ending
+from digest.triggers import latest_send_time
 
 if TYPE_CHECKING:
     from digest.render import Renderer
-
-EMAIL_CHANNELS = (MaildirChannel, SmtpChannel)
-SOCIAL_CHANNELS = (SocialOutboxChannel, BlueskyChannel, XChannel)
 
 
 def current_period(settings: Settings, newsletter_id: str, now: datetime) -> Period:
@@ -45,7 +36,6 @@ def current_period(settings: Settings, newsletter_id: str, now: datetime) -> Per
 
 def latest_period(settings: Settings, newsletter_id: str, now: datetime) -> Period:
     """The period of the latest scheduled run at or before ``now``."""
-    from digest.schedule.triggers import latest_send_time
 
     newsletter = settings.newsletters[newsletter_id]
     end = latest_send_time(newsletter, now)
@@ -61,18 +51,27 @@ def collect_stage(
     now: datetime,
     transport: Any = None,
     cpu_pool: Executor | None = None,
+    renderer: Renderer | None = None,
 ) -> None:
     from digest.sources import collect
 
     collect(settings, store, report, transport=transport, now=now, cpu_pool=cpu_pool)
-    refresh_drafts(settings, store, report, now)
+    refresh_drafts(settings, store, report, now, renderer)
 
 
-def refresh_drafts(settings: Settings, store: Store, report: RunReport, now: datetime) -> None:
+def refresh_drafts(
+    settings: Settings,
+    store: Store,
+    report: RunReport,
+    now: datetime,
+    renderer: Renderer | None = None,
+) -> None:
     """A collect landed: each newsletter's next edition exists as a draft once it has
     anything to show, and every draft is recomposed (the staff's edits kept)."""
     from digest.draft import due, ensure_draft, recompose_drafts
+    from digest.render import Renderer
 
+    renderer = renderer or Renderer(settings)
     for newsletter_id in settings.newsletters:
         try:
             ensure_draft(
@@ -82,24 +81,28 @@ def refresh_drafts(settings: Settings, store: Store, report: RunReport, now: dat
                 due(settings, store, newsletter_id, now).period,
                 now=now,
                 actor="collect",
+                renderer=renderer,
             )
         except DigestError as exc:
             report.warn(f"{newsletter_id}: draft not refreshed: {exc}")
-    recompose_drafts(settings, store, now)
+    recompose_drafts(settings, store, now, renderer)
 
 
 def email_channels(settings: Settings, newsletter_id: str) -> list[str]:
-    names = settings.newsletters[newsletter_id].channels
-    return [n for n in names if isinstance(settings.channels[n], EMAIL_CHANNELS)]
+    return settings.channel_names(newsletter_id, EmailChannel)
 
 
 def social_channels(settings: Settings, newsletter_id: str) -> list[str]:
-    names = settings.newsletters[newsletter_id].channels
-    return [n for n in names if isinstance(settings.channels[n], SOCIAL_CHANNELS)]
+    return settings.channel_names(newsletter_id, SocialChannel)
 
 
 def deliver_stage(
-    settings: Settings, store: Store, edition: Edition, report: RunReport, now: datetime
+    settings: Settings,
+    store: Store,
+    edition: Edition,
+    report: RunReport,
+    now: datetime,
+    renderer: Renderer | None = None,
 ) -> None:
     """Send the edition by email, unless it still waits for approval."""
     from digest import lifecycle
@@ -114,7 +117,14 @@ def deliver_stage(
     needs_approval = settings.newsletters[edition.newsletter].approval is not None
     if status == lifecycle.EditionStatus.DRAFT and not needs_approval:
         # no approval configured: the run at the send time approves (freezes) it
-        approve(settings, store, edition.id, actor="schedule (no approval required)", now=now)
+        approve(
+            settings,
+            store,
+            edition.id,
+            actor="schedule (no approval required)",
+            now=now,
+            renderer=renderer,
+        )
     elif status in lifecycle.WAITING or status == lifecycle.EditionStatus.CANCELLED:
         report.warn(f"edition {edition.id} is {status}: waiting for approval, not sent")
         return
@@ -139,6 +149,13 @@ def post_stage(
     from digest.social import post_edition
 
     post_edition(settings, store, edition, report, dry_run=dry_run, renderer=renderer)
+
+
+def roster_stage(settings: Settings, store: Store, edition: Edition, report: RunReport) -> None:
+    from digest.roster import add_to_report
+
+    with store.session() as session:
+        add_to_report(settings, session, edition, report)
 
 
 def site_stage(
@@ -181,7 +198,7 @@ def run_newsletter(
     store = store or open_store(settings.store.url)
     try:
         if collect:
-            collect_stage(settings, store, report, now, transport)
+            collect_stage(settings, store, report, now, transport, renderer=renderer)
         period = period or current_period(settings, newsletter_id, now)
         edition = build_edition(settings, store, newsletter_id, period, now=now, renderer=renderer)
         if edition is None:
@@ -189,8 +206,9 @@ def run_newsletter(
             return report
         report.sections = len(edition.sections)
         report.outputs["edition"] = f"{newsletter_id} #{edition.id} ({period.key})"
+        roster_stage(settings, store, edition, report)
         if deliver:  # approves (freezes) it first when no approval is configured
-            deliver_stage(settings, store, edition, report, now)
+            deliver_stage(settings, store, edition, report, now, renderer)
         site_stage(settings, store, newsletter_id, report, renderer)
         if post:
             post_stage(settings, store, edition, report, renderer=renderer)

@@ -1,8 +1,12 @@
 """Make untrusted HTML (feeds, posts, curated Markdown) safe for an email or a web page.
 
 ``sanitize_html`` keeps an allowlist of tags and attributes that email clients render,
-only http/https/mailto links, and drops tracking pixels. ``plain_text`` and ``excerpt``
-turn HTML into readable text for titles, text emails and social posts.
+only http/https/mailto links (``cite`` included), and drops tracking pixels (known
+trackers, hidden or zero-size images), tracking parameters on links, and the ad, share
+and tracker links feed services add to posts. It is the one allowlist: items are cleaned
+with it when collected and the renderer cleans with it again (digest.render.filters).
+``plain_text`` and ``excerpt`` turn HTML into readable text for titles, text emails and
+social posts.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ ALLOWED_TAGS = frozenset(
 )  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "width", "height", "title"},
+    # style and hidden only so _keep_image can see a hidden pixel; it writes them out.
+    "img": {"src", "alt", "width", "height", "title", "style", "hidden"},
     "blockquote": {"cite"},
     "q": {"cite"},
     "td": {"colspan", "rowspan"},
@@ -47,10 +52,51 @@ PIXEL_PATTERNS = re.compile(
     r"(feeds\.feedburner\.com/~r/|feeds\.feedburner\.com/~ff/|feedsportal\.com|"
     r"pixel\.wp\.com|stats\.wordpress\.com|/b\.gif\b|/pixel(\.gif|\.png)?\b|"
     r"/tracking?/|/open\.gif|/beacon|google-analytics\.com|doubleclick\.net|"
-    r"pixel\.quantserve|scorecardresearch\.com|/mf\.gif|/spacer\.gif|/blank\.gif)",
+    r"pixel\.quantserve|scorecardresearch\.com|/mf\.gif|/spacer\.gif|/blank\.gif|"
+    r"medium\.com/_/stat|statcounter\.com|/matomo\.php|/piwik\.php|/count(er)?\.(php|gif)|"
+    r"/hit\.(php|gif)|/stats?\.(php|gif)|/t\.gif\b|chartbeat\.net|parsely\.com|"
+    r"list-manage\.com/track|/wf/open|sendgrid\.net/wf|mailchimp\.com/track|"
+    r"feedads\.g\.doubleclick|pheedo\.com|feedblitz\.com/[^/]*\.gif|/~a/|"
+    r"analytics\.|/analytics/|counter\.|nojs\.gif|1x1\.(gif|png)|/px\.(gif|png))",
     re.IGNORECASE,
 )
+# Links that are not part of the story: feed ads, FeedBurner's "flare", share buttons.
+JUNK_LINKS = re.compile(
+    r"(feeds\.feedburner\.com/~ff/|feeds\.feedburner\.com/~a/|feedads\.g\.doubleclick|"
+    r"feedproxy\.google\.com/~a/|pheedo\.com|feedsportal\.com/(ad|share)|"
+    r"facebook\.com/sharer|facebook\.com/share\.php|(twitter|x)\.com/(intent/|share\b)|"
+    r"linkedin\.com/(shareArticle|sharing/|cws/share)|pinterest\.com/pin/create|"
+    r"reddit\.com/submit|tumblr\.com/(share|widgets/share)|addtoany\.com|sharethis\.com|"
+    r"api\.whatsapp\.com/send|telegram\.me/share|t\.me/share|getpocket\.com/save|"
+    r"bsky\.app/intent/|/share\?|[?&]share=(facebook|twitter|email|linkedin|reddit|print)|"
+    r"[?&]action=share\b)",
+    re.IGNORECASE,
+)
+# Query parameters that only tell the publisher where a click came from.
+TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z_]*|fbclid|gclid|dclid|msclkid|yclid|mc_cid|mc_eid|_hsenc|_hsmi|mkt_tok|"
+    r"igshid|ref_src|wt\.mc_id|__s|vero_id|oly_enc_id|oly_anon_id|rss_source)$",
+    re.IGNORECASE,
+)
+# Medium's `?source=rss----…` and `?source=post_page---…`, WordPress's `?source=rss`,
+# FeedBurner's `?rss=1`.
+TRACKING_VALUES = re.compile(
+    r"^(source=(rss|post_page)[^&]*|rss=1|ref=rss[^&]*|from=rss[^&]*)$", re.IGNORECASE
+)
+COLUMN_PX = 600  # the email's content width: wider images lose their fixed size
+PRE_STYLE = "white-space:pre-wrap;word-wrap:break-word;overflow-wrap:anywhere"
 _IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_ANCHOR = re.compile(r'<a href="([^"]*)"[^>]*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
+_EMPTY_BLOCK = re.compile(
+    r"<(p|div|span|figure|li|ul|ol|strong|em|b|i|small|h[1-6]|a)(?: [^>]*)?>"
+    r"(?:\s|&nbsp;|\u00a0|<br>|\|)*</\1>"
+)
+_HIDDEN_STYLE = re.compile(
+    r"(display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(\.0*)?\s*(;|$)|"
+    r"(?<![-\w])(max-)?(width|height)\s*:\s*[01](\.0*)?(px)?\s*(;|$))",
+    re.IGNORECASE,
+)
+_KEPT_IMG_ATTRS = ("src", "alt", "width", "height", "title")
 _ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
 _WS = re.compile(r"\s+")
 _BLOCKS = frozenset(
@@ -71,7 +117,49 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
         cleaned = _CLEANER.clean(html)
     finally:
         _base.url = None
-    return _IMG.sub(_keep_image, cleaned).strip()
+    if "<img" in cleaned:
+        cleaned = _IMG.sub(_keep_image, cleaned)
+    if "<a " in cleaned:
+        cleaned = _ANCHOR.sub(_keep_link, cleaned)
+    return drop_empty_blocks(cleaned).strip()
+
+
+def strip_tracking(url: str) -> str:
+    """``url`` without its click-tracking query parameters (``utm_*``, ``fbclid``,
+    Medium's ``source=rss…``…); everything else is left exactly as written."""
+    if "?" not in url:
+        return url
+    head, _, rest = url.partition("?")
+    query, hash_mark, fragment = rest.partition("#")
+    kept = [
+        part for part in query.replace("&amp;", "&").split("&") if part and not _is_tracking(part)
+    ]
+    fragment_part = hash_mark + fragment
+    return head + ("?" + "&".join(kept) if kept else "") + fragment_part
+
+
+def _is_tracking(part: str) -> bool:
+    name = part.split("=", 1)[0]
+    return bool(TRACKING_PARAMS.match(name) or TRACKING_VALUES.match(part))
+
+
+def is_junk_link(url: str) -> bool:
+    """A feed ad, FeedBurner flare or share-button link (not part of the story)."""
+    return bool(JUNK_LINKS.search(url))
+
+
+def _filter_attribute(tag: str, name: str, value: str) -> str | None:
+    """nh3's attribute callback: links lose tracking parameters; ``cite`` (not checked
+    by nh3's URL rules) keeps only http/https addresses, relative ones resolved."""
+    if name == "href":
+        return strip_tracking(value)
+    if name == "cite":
+        stripped = value.strip(_C0_SPACE)
+        if urlsplit(stripped).scheme:
+            scheme = urlsplit(stripped).scheme.lower()
+            return stripped if scheme in ("http", "https") else None
+        return _resolve_relative(stripped)
+    return value
 
 
 # The base URL for the relative links of the fragment being cleaned right now. One
@@ -125,23 +213,50 @@ _CLEANER = nh3.Cleaner(
     link_rel="noopener noreferrer",
     strip_comments=True,
     url_relative=_resolve_relative,
+    attribute_filter=_filter_attribute,
+    # Code blocks wrap inside the column instead of widening the email on a phone.
+    set_tag_attribute_values={"pre": {"style": PRE_STYLE}},
 )
 
 
 def _keep_image(match: re.Match[str]) -> str:
-    """Drop images that only track opens, or that lost their source to the sanitizer."""
-    attrs = {name.lower(): value for name, value in _ATTR.findall(match.group(0))}
+    """Drop images that only track opens (known trackers, hidden, zero or one pixel in
+    either direction), or that lost their source to the sanitizer. Kept images are
+    written again without style: no fixed width over the column (they scale), and a
+    height only alongside the width it belongs to (never a stretched thumbnail)."""
+    tag = match.group(0)
+    attrs = {name.lower(): value for name, value in _ATTR.findall(tag)}
     src = unescape(attrs.get("src", ""))
     if not src or PIXEL_PATTERNS.search(src):
         return ""
-    if _tiny(attrs.get("width")) and _tiny(attrs.get("height")):
+    if "hidden" in attrs or _HIDDEN_STYLE.search(unescape(attrs.get("style", ""))):
         return ""
-    return match.group(0)
+    width, height = _size(attrs.get("width")), _size(attrs.get("height"))
+    if (width is not None and width <= 2) or (height is not None and height <= 2):
+        return ""
+    if width is None or width > COLUMN_PX:
+        attrs.pop("width", None)
+        attrs.pop("height", None)
+    kept = "".join(f' {n}="{attrs[n]}"' for n in _KEPT_IMG_ATTRS if n in attrs)
+    return f"<img{kept}>"
 
 
-def _tiny(size: str | None) -> bool:
-    digits = (size or "").strip().removesuffix("px")
-    return digits.isdigit() and int(digits) <= 2
+def _size(value: str | None) -> int | None:
+    digits = (value or "").strip().lower().removesuffix("px").strip()
+    return int(digits) if digits.isdigit() else None
+
+
+def _keep_link(match: re.Match[str]) -> str:
+    """Ad, flare and share links go with what they show (a button, a pixel)."""
+    return "" if is_junk_link(unescape(match.group(1))) else match.group(0)
+
+
+def drop_empty_blocks(html: str) -> str:
+    """Wrappers left empty once their pixel or share links are gone."""
+    previous = None
+    while previous != html:
+        previous, html = html, _EMPTY_BLOCK.sub("", html)
+    return html
 
 
 class _TextCollector(HTMLParser):

@@ -61,6 +61,15 @@ def test_demo_builds_mails_archives_and_posts(demo_dir: Path) -> None:
         assert heading in html
     assert "<script" not in html.lower()
     assert "%%DIGEST_" not in html
+    # Bluesky posts (recorded AppView answers, no network) as cards with their links
+    assert html.count("View on Bluesky") >= 3
+    for href in (
+        "https://bsky.app/hashtag/PaidSickDays",  # a hashtag facet
+        "https://bsky.app/profile/did:plc:demofresh",  # a mention facet
+        "https://ohiolabor.example.org/2026/11/paid-sick-days-hearing",  # link behind short text
+        "https://bsky.app/profile/freshway-workers.example.org/post/3ldemoq",  # the quoted post
+    ):
+        assert f'href="{href}"' in html, href
     # one message per subscriber of the list, each with its own unsubscribe link
     links = {str(m["List-Unsubscribe"]) for m in weekly}
     assert len(links) == len(weekly)

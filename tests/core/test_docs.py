@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def models_in(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
+        # a pluggable kind's base: its registered classes are what config.yaml holds
+        return [annotation, *getattr(annotation, "registry", {}).values()]
     found: list[type[BaseModel]] = []
     for arg in get_args(annotation) or ():
         found += models_in(arg)
@@ -34,7 +35,7 @@ def all_option_names(model: type[BaseModel], seen: set[type[BaseModel]]) -> set[
     for name, field in model.model_fields.items():
         if field.exclude:
             continue
-        names.add(name)
+        names.add(field.alias or name)
         for sub in models_in(field.annotation):
             names |= all_option_names(sub, seen)
     return names

@@ -41,6 +41,10 @@ Diagnostic-Code: smtp; 550 5.1.1 user unknown
 Final-Recipient: rfc822; {slow}
 Action: delayed
 Status: 4.4.1
+--B
+Content-Type: text/rfc822-headers
+
+{returned}
 --B--
 """
 
@@ -61,6 +65,10 @@ Feedback-Type: abuse
 User-Agent: isp-fbl/1.0
 Version: 1
 Original-Rcpt-To: {who}
+--F
+Content-Type: text/rfc822-headers
+
+{returned}
 --F--
 """
 
@@ -131,8 +139,19 @@ def test_send_then_bounces_suppress_and_complaints_unsubscribe(
     assert len(box) == 4  # three subscribers and the test copy
     bounces = tmp_path / "bounces"
     inbox = mailbox.Maildir(bounces, create=True)
-    inbox.add(DSN.format(gone="ana@example.net", slow="bo@example.net"))
-    inbox.add(ARF.format(who="cy@example.net"))
+    # reports return the copy's headers (Message-ID and signed List-Unsubscribe): the
+    # proof that digest made the delivery (tests/security/test_forged_bounces.py)
+    copies = {str(m["To"]).split("<")[-1].rstrip(">"): m for m in box}
+    returned = {
+        who: "".join(f"{k}: {v}\n" for k, v in copies[who].items())
+        for who in ("ana@example.net", "cy@example.net")
+    }
+    inbox.add(
+        DSN.format(
+            gone="ana@example.net", slow="bo@example.net", returned=returned["ana@example.net"]
+        )
+    )
+    inbox.add(ARF.format(who="cy@example.net", returned=returned["cy@example.net"]))
     inbox.add("From: someone@example.net\nSubject: hello\n\nnot a report\n")
     result = run(config, "bounces", "--maildir", str(bounces))
     assert result.exit_code == 0, result.output

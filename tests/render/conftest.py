@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -161,6 +162,30 @@ def affiliates_doing() -> Section:
                             author_handle="btc.example",
                             author_name="",
                             text="Topping out ceremony on the new library. Union built, on time.",
+                            created_at="2026-11-17T14:05:00+00:00",
+                            images=[
+                                {
+                                    "url": f"https://cdn.example.net/img/beam{n}.jpg",
+                                    "thumb": f"https://cdn.example.net/img/beam{n}_t.jpg",
+                                    "alt": alt,
+                                }
+                                for n, alt in (
+                                    (1, "The last steel beam, signed by the crew"),
+                                    (2, "Ironworkers on the roof"),
+                                    (3, "The crane lifting the beam"),
+                                )
+                            ],
+                            quote=SocialPost(
+                                platform="bluesky",
+                                post_url="https://bsky.app/profile/citylib.example/post/1qq",
+                                author_handle="citylib.example",
+                                author_name="City Library",
+                                text="Our new home is taking shape! #libraries",
+                                created_at="2026-11-16T18:00:00+00:00",
+                                facets=[
+                                    {"start": 30, "end": 40, "kind": "tag", "value": "libraries"}
+                                ],
+                            ).to_dict(),
                         ),
                     )
                 ],
@@ -172,12 +197,32 @@ def affiliates_doing() -> Section:
                         "UTA post",
                         "https://bsky.app/profile/uta.example/post/7aa",
                         teachers,
-                        post=post(
-                            "bluesky",
-                            "uta.example",
-                            "United Teachers Alliance",
-                            "Smaller classes are coming to 40 schools next fall.",
-                            "7aa",
+                        post=replace(
+                            post(
+                                "bluesky",
+                                "uta.example",
+                                "United Teachers Alliance",
+                                "Smaller classes are coming to 40 schools next fall. Thanks "
+                                "@nea.example! #RedForEd uta.example.org/classes…",
+                                "7aa",
+                            ),
+                            created_at="2026-11-18T20:45:00+00:00",
+                            facets=[
+                                {"start": 59, "end": 71, "kind": "mention", "value": "did:plc:nea"},
+                                {"start": 73, "end": 82, "kind": "tag", "value": "RedForEd"},
+                                {
+                                    "start": 83,
+                                    "end": 109,
+                                    "kind": "link",
+                                    "value": "https://uta.example.org/classes/2027?src=bsky",
+                                },
+                            ],
+                            external={
+                                "uri": "https://uta.example.org/classes/2027",
+                                "title": "Smaller classes in 40 schools",
+                                "description": "What the new contract means for students.",
+                                "thumb": "https://cdn.example.net/img/classes.jpg",
+                            },
                         ),
                     ),
                     item(

@@ -124,7 +124,7 @@ def test_ticks_across_dst_switches_run_once_a_week(
 ) -> None:
     """For five weeks across 1 November: the send job at each exact fire time (as
     APScheduler would call it) and a catch-up sweep every three hours."""
-    from digest.schedule.triggers import cron_trigger, fire_times
+    from digest.triggers import cron_trigger, fire_times
 
     settings = make_settings()
     daemon = Daemon(settings, store, runner=pipeline, clock=clock)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.config import Settings
-from digest.schedule.triggers import LeadTrigger, cron_trigger, fire_times, latest_fire
+from digest.triggers import LeadTrigger, cron_trigger, fire_times, latest_fire
 
 SWITCHES = [
     ("America/New_York", datetime(2026, 3, 8)),

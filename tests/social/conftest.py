@@ -105,6 +105,8 @@ def social_settings(make_settings: Callable[..., Settings]) -> Callable[..., Set
                 "timezone": "America/New_York",
                 "formats": ["weekly_list"],
                 "channels": ["email", *channels],
+                # the posting tests exercise threads: a root and one reply per section
+                "social": {"shape": "thread"},
             }
         }
         return make_settings(channels=raw_channels, newsletters=newsletters, **overrides)

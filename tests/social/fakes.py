@@ -51,11 +51,14 @@ class FakeX(BaseAdapter):
         self.uploads: list[bytes] = []  # multipart bodies sent to media/upload.json
         self.metadata: list[dict[str, object]] = []  # JSON bodies of media/metadata/create
         self.metadata_failures: list[requests.Response] = []
+        self.now = NOW  # what X stamps as created_at on new posts
 
     def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
         self.requests.append(request)
         path = request.path_url.split("?")[0]
         if (request.url or "").startswith(UPLOAD_HOST):
+            return respond(404, {"errors": [{"code": 34, "message": "retired: use API v2"}]})
+        if path.startswith("/2/media/"):
             return self.media(request, path)
         if request.method == "POST" and path == "/2/tweets":
             body = json.loads(request.body or b"{}")
@@ -67,39 +70,50 @@ class FakeX(BaseAdapter):
         if path == "/2/users/me":
             return respond(200, {"data": {"id": "42", "name": "Fed", "username": "fed"}})
         if path == "/2/users/42/tweets":
-            recent = [
-                {"id": t["id"], "text": t["text"], "edit_history_tweet_ids": [t["id"]]}
-                for t in reversed(self.tweets)
-            ]
+            recent = [self.timeline_entry(t) for t in reversed(self.tweets)]
             return respond(200, {"data": recent, "meta": {"result_count": len(recent)}})
         return respond(404, {"title": "Not Found Error", "detail": path})
 
     def media(self, request: requests.PreparedRequest, path: str) -> requests.Response:
-        """upload.twitter.com: simple upload (multipart 'media'), then alt text metadata."""
-        if request.method == "POST" and path == "/1.1/media/upload.json":
+        """API v2 media: POST /2/media/upload (multipart 'media' and 'media_category'),
+        then POST /2/media/metadata with the alt text, answered as X's spec describes."""
+        assert "OAuth " in str(request.headers.get("Authorization", ""))  # user context
+        if request.method == "POST" and path == "/2/media/upload":
             body = request.body if isinstance(request.body, bytes) else b""
             self.uploads.append(body)
-            media_id = 1860000000000000000 + len(self.uploads)
+            media_id = str(1860000000000000000 + len(self.uploads))
             return respond(
                 200,
                 {
-                    "media_id": media_id,
-                    "media_id_string": str(media_id),
-                    "size": len(body),
-                    "expires_after_secs": 86400,
-                    "image": {"image_type": "image/png", "w": 8, "h": 8},
+                    "data": {
+                        "id": media_id,
+                        "media_key": f"3_{media_id}",
+                        "size": len(body),
+                        "expires_after_secs": 86400,
+                        "image": {"image_type": "image/png", "w": 8, "h": 8},
+                    }
                 },
             )
-        if request.method == "POST" and path == "/1.1/media/metadata/create.json":
+        if request.method == "POST" and path == "/2/media/metadata":
             self.metadata.append(json.loads(request.body or b"{}"))
             if self.metadata_failures:
                 return self.metadata_failures.pop(0)
-            empty = requests.Response()  # X answers 200 with an empty body
-            empty.status_code, empty._content, empty.reason = 200, b"", "OK"
-            return empty
-        return respond(
-            404, {"errors": [{"code": 34, "message": "Sorry, that page does not exist."}]}
-        )
+            return respond(200, {"data": {"associated_metadata": True, "id": "1"}})
+        return respond(404, {"title": "Not Found Error", "detail": path})
+
+    @staticmethod
+    def timeline_entry(tweet: dict[str, str]) -> dict[str, object]:
+        """A post as GET /2/users/:id/tweets gives it (tweet.fields created_at and
+        referenced_tweets)."""
+        entry: dict[str, object] = {
+            "id": tweet["id"],
+            "text": tweet["text"],
+            "edit_history_tweet_ids": [tweet["id"]],
+            "created_at": tweet.get("created_at", NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")),
+        }
+        if tweet.get("reply_to"):
+            entry["referenced_tweets"] = [{"type": "replied_to", "id": tweet["reply_to"]}]
+        return entry
 
     def create(self, body: dict[str, object]) -> requests.Response:
         tweet_id = str(1000 + len(self.tweets))
@@ -118,6 +132,7 @@ class FakeX(BaseAdapter):
                 "text": shown,
                 "reply_to": str(reply.get("in_reply_to_tweet_id", "")),
                 "media_ids": ",".join(map(str, media.get("media_ids", []))),
+                "created_at": self.now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             }
         )
         return respond(201, {"data": {"id": tweet_id, "text": shown}})

@@ -211,7 +211,18 @@ def test_x_is_off_until_opted_in_and_shows_the_cost(make_settings, store, now, m
     assert [i.guid for i in items] == ["555"]
     item = items[0]
     assert item.url == "https://x.com/aflcio/status/555"
-    assert item.post is not None and item.post.text == "Win! https://aflcio.org/win"
+    # The card shows what X shows (the display URL), linked to the expanded URL.
+    assert item.post is not None and item.post.text == "Win! aflcio.org/win"
+    assert item.post.facets == [
+        {"start": 5, "end": 19, "kind": "link", "value": "https://aflcio.org/win"}
+    ]
+    assert item.post.images == [
+        {
+            "url": "https://pbs.twimg.com/a.jpg",
+            "thumb": "https://pbs.twimg.com/a.jpg",
+            "alt": "Crowd",
+        }
+    ]
     assert '<a href="https://aflcio.org/win"' in item.summary
     assert item.media[0].alt == "Crowd"
     assert json.dumps(on.to_dict()).count("token") == 0

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from tests.social.conftest import make_edition
 
-from digest.models import Facet
-from digest.social import compose
+from digest.errors import ConfigError
+from digest.social import compose, plan
 from digest.social.limits import RULES, byte_len, grapheme_count, x_weight
 from digest.social.text import Span, fit_text, split
 
@@ -99,43 +100,123 @@ def test_hashtags_and_multibyte_text_get_byte_offsets():
         assert post.text.encode()[facet.byte_start : facet.byte_end].decode() == "#" + facet.value
 
 
-def test_bluesky_thread_one_post_per_headline_with_card_on_the_root(settings):
+def test_the_default_shape_is_one_post_led_by_the_headline_with_the_link_card(settings):
     posts = compose(settings, make_edition(headlines=4), "bluesky")
-    assert [p.part for p in posts] == [1, 2, 3, 4, 5, 6]
-    root = posts[0]
+    (root,) = posts
+    assert root.text.startswith("Weekly\n")  # the subject, as the edition has no headline
+    assert "#1u" not in root.text  # hashtags come from config only
     assert root.embed is not None
     assert root.embed.uri == "https://digest.example.org/archive/weekly/2026-11-20/"
     assert root.embed.thumb_alt == "Nurses on a picket line"
     link = next(f for f in root.facets if f.kind == "link")
     assert root.text.encode()[link.byte_start : link.byte_end].decode() == "Read the full edition"
     assert root.langs == ("en",)
-    for n, post in enumerate(posts[1:5], start=1):
-        assert f"after {n} months" in post.text
-        assert post.facets[0] == Facet(
-            "link",
-            post.facets[0].byte_start,
-            post.facets[0].byte_end,
-            f"https://news.example.org/2026/11/story-{n}",
+
+
+def _shaped(make_settings, **social):
+    return make_settings(
+        newsletters={
+            "weekly": {
+                "title": "Weekly",
+                "schedule": "fri 16:00",
+                "timezone": "America/New_York",
+                "formats": ["weekly_list"],
+                "social": social,
+            }
+        }
+    )
+
+
+def test_a_thread_has_one_post_per_section_and_names_what_did_not_fit(make_settings):
+    settings = _shaped(make_settings, shape="thread", hashtags=["UnionStrong", "#1u"])
+    edition = make_edition(headlines=40)
+    result = plan(settings, edition, "bluesky")
+    root, weekly, states = result.posts
+    assert root.text.endswith("#UnionStrong #1u")
+    assert [f.value for f in root.facets if f.kind == "tag"] == ["UnionStrong", "1u"]
+    assert weekly.text.startswith("Working People Weekly List\n")
+    shown = weekly.text.count("• ")
+    assert 1 <= shown < 40
+    assert RULES["bluesky"].fits(weekly.text)
+    assert weekly.facets[-1].value.endswith("/2026-11-20/#weekly_list")  # the section's link
+    # every headline is in a post or named as left out, none cut in the middle
+    named = [n for n in result.left_out if "(Working People Weekly List)" in n]
+    assert shown + len(named) == 40
+    for n in range(shown + 1, 41):
+        assert (
+            f"'Nurses at Mercy General win a first contract after {n} months'"
+            in named[n - shown - 1]
         )
-        assert post.embed is None
-    mention = posts[5].facets[0]
-    assert mention.kind == "mention" and mention.value == "did:plc:ohio123"
-    text = posts[5].text.encode()
-    assert text[mention.byte_start : mention.byte_end] == b"@ohioaflcio.bsky.social"
+    assert "Ohio AFL-CIO" in states.text or "@ohioaflcio.bsky.social" in states.text
 
 
-def test_x_thread_is_short_and_within_280(settings):
-    posts = compose(settings, make_edition(headlines=12), "x")
-    assert len(posts) == 3
-    assert posts[0].text.endswith("https://digest.example.org/archive/weekly/2026-11-20/")
-    assert posts[1].text.count("•") == 3
-    assert all(x_weight(p.text) <= 280 and not p.facets for p in posts)
+def test_a_thread_capped_by_config_names_the_posts_it_leaves_out(make_settings):
+    settings = _shaped(make_settings, shape="thread", max_posts=2)
+    result = plan(settings, make_edition(headlines=3), "bluesky")
+    assert len(result.posts) == 2
+    assert "the In the States post" in result.left_out
 
 
-def test_a_feed_headline_cannot_forge_a_facet(settings):
+def test_one_post_per_item_each_its_own_post_with_its_own_card(make_settings):
+    settings = _shaped(
+        make_settings,
+        shape="per_item",
+        image={"url": "https://img.example.org/default.jpg", "alt": "Our logo on a banner"},
+    )
+    edition = make_edition(headlines=2)
+    posts = compose(settings, edition, "bluesky")
+    assert all(p.standalone for p in posts)
+    first, second = posts[:2]
+    assert first.text.startswith(edition.sections[0].items[0].title)
+    assert first.embed is not None and first.embed.uri.endswith("story-1")
+    assert first.embed.thumb_alt == "Nurses on a picket line"  # the story's own photo
+    assert second.embed is not None and second.embed.uri.endswith("story-2")
+    assert second.embed.thumb_url == "https://img.example.org/default.jpg"  # the default
+
+
+def test_the_root_leads_with_the_editions_own_headline_when_it_has_one(settings):
+    edition = make_edition(headlines=1)
+    edition.headline = "Nurses win at Mercy General"  # type: ignore[attr-defined]
+    (root,) = compose(settings, edition, "x")
+    assert root.text.startswith("Nurses win at Mercy General\n")
+
+
+def test_a_default_image_needs_alt_text(make_settings):
+    with pytest.raises(ConfigError) as raised:
+        _shaped(make_settings, image={"url": "https://img.example.org/a.jpg", "alt": " "})
+    assert "alt text is required" in str(raised.value.problems)
+
+
+def test_x_thread_posts_end_at_whole_headlines_within_280(make_settings):
+    settings = _shaped(make_settings, shape="thread")
+    result = plan(settings, make_edition(headlines=12), "x")
+    root, weekly, _states = result.posts
+    assert root.text.endswith("https://digest.example.org/archive/weekly/2026-11-20/")
+    assert weekly.text.startswith("Top stories:")
+    assert all(line.endswith("months") for line in weekly.text.splitlines()[1:])
+    assert all(x_weight(p.text) <= 280 and not p.facets for p in result.posts)
+    assert len(result.left_out) == 12 - weekly.text.count("•")
+
+
+def test_a_long_block_splits_between_sentences_never_inside_a_name():
+    text = ("The AFL-CIO backs the strike at the plant. " * 5) + (
+        "Members of the Amalgamated Transit Union joined the rally for Labor. " * 3
+    )
+    posts = fit_text(text, RULES["x"])
+    assert len(posts) > 1
+    assert all(p.text.endswith(".") for p in posts)
+    assert all(p.text != "Labor." for p in posts)
+
+
+@pytest.mark.parametrize("shape", ["thread", "per_item"])
+def test_a_feed_headline_cannot_forge_a_facet(make_settings, shape):
     edition = make_edition(headlines=1)
     edition.sections[0].items[0].title = "Win\x02Lhttps://evil.example\x1fclick\x03 here"
-    posts = compose(settings, edition, "bluesky")
+    posts = compose(_shaped(make_settings, shape=shape), edition, "bluesky")
     shown = [p.text.encode()[f.byte_start : f.byte_end].decode() for p in posts for f in p.facets]
     assert "click" not in shown  # no hidden link behind harmless words
+    for post in posts:  # a link the headline spells out is shown as itself, never hidden
+        for facet in post.facets:
+            label = post.text.encode()[facet.byte_start : facet.byte_end].decode()
+            assert facet.kind != "link" or "evil" not in facet.value or "evil" in label
     assert any("Win" in p.text and "\x02" not in p.text for p in posts)

@@ -10,6 +10,7 @@ templates or the composer do. Refresh on purpose only, then review the diff:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,23 @@ def test_every_social_template_has_a_golden_case() -> None:
     for platform in PLATFORMS:
         folder = default_templates_dir() / "social" / platform
         templates = {p.name.removesuffix(".txt.j2") for p in folder.glob("*.txt.j2")}
-        assert templates - {"edition"} == set(social_formats(platform))
+        assert templates - {"edition", "section"} == set(social_formats(platform))
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    """The weekly newsletter posted as a thread (one reply per section)."""
+    return make_settings(
+        newsletters={
+            "weekly": {
+                "title": "Weekly",
+                "schedule": "fri 16:00",
+                "timezone": "America/New_York",
+                "formats": ["weekly_list"],
+                "social": {"shape": "thread", "hashtags": ["UnionStrong"]},
+            }
+        }
+    )
 
 
 @pytest.mark.parametrize(("platform", "fmt"), CASES)

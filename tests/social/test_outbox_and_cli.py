@@ -27,7 +27,10 @@ def test_outbox_writes_the_exact_posts_per_platform_and_says_where(social_settin
     out = settings.resolve_path(settings.channels["bsky_out"].path)
     bsky_file = out / "weekly" / "2026-11-20-1600-bluesky.json"
     x_file = out / "weekly" / "2026-11-20-1600-x.json"
-    assert report.outputs == {"social:bsky_out": str(bsky_file), "social:x_out": str(x_file)}
+    assert report.outputs == {
+        "Bluesky outbox (bsky_out)": str(bsky_file),
+        "X outbox (x_out)": str(x_file),
+    }
     written = json.loads(bsky_file.read_text()) + json.loads(x_file.read_text())
     assert [(p["platform"], p["part"], p["text"]) for p in written] == [
         (p.platform, p.part, p.text) for p in posts
@@ -57,6 +60,7 @@ def test_cli_dry_run_json_lists_every_part(tmp_path, store):
     raw = minimal_config(tmp_path)
     raw["channels"]["bsky_out"] = {"type": "outbox", "platform": "bluesky"}
     raw["newsletters"]["weekly"]["channels"] = ["email", "bsky_out"]
+    raw["newsletters"]["weekly"]["social"] = {"shape": "thread", "max_posts": 2}
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(raw))
     db = open_store(raw["store"]["url"])
@@ -70,7 +74,9 @@ def test_cli_dry_run_json_lists_every_part(tmp_path, store):
     result = runner.invoke(app, ["-c", str(config), "post", "weekly", "--dry-run", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert [d["part"] for d in data] == [1, 2, 3, 4]
+    assert [d["part"] for d in data] == [1, 2]
+    # the cap leaves the In the States post out, and says so
+    assert "left out (over the post limits): the In the States post" in result.stderr
     assert data[0]["embed"]["uri"].endswith("/archive/weekly/2026-11-20/")
     assert not (tmp_path / "out" / "social").exists()
 
@@ -92,3 +98,30 @@ def test_cli_names_a_missing_edition(tmp_path):
     result = CliRunner().invoke(app, ["-c", str(config), "post", "weekly", "--dry-run"])
     assert result.exit_code == 1
     assert "digest build weekly" in result.output
+
+
+def test_cli_post_exits_non_zero_when_a_channel_fails_and_names_platforms_plainly(
+    tmp_path, monkeypatch
+):
+    from tests.social.fakes import stored_edition
+
+    from digest.store import open_store
+
+    monkeypatch.delenv("NO_SUCH_PASSWORD", raising=False)
+    raw = minimal_config(tmp_path)
+    raw["channels"]["x"] = {"type": "outbox", "platform": "x"}
+    raw["channels"]["bsky"] = {
+        "type": "bluesky",
+        "handle": "fed.example.test",
+        "app_password": "${NO_SUCH_PASSWORD}",
+    }
+    raw["newsletters"]["weekly"]["channels"] = ["email", "x", "bsky"]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    db = open_store(raw["store"]["url"])
+    stored_edition(db)
+    result = CliRunner().invoke(app, ["-c", str(config), "post", "weekly"])
+    assert result.exit_code == 1, result.output
+    assert "X outbox (x):" in result.stdout  # plain words: no ':x:' for rich to emoji
+    assert "❌" not in result.stdout
+    assert "did not fully post" in result.stderr

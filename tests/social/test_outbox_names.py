@@ -22,7 +22,8 @@ def test_two_editions_on_one_day_do_not_overwrite_each_others_outbox(social_sett
     first, second = RunReport(), RunReport()
     post_edition(settings, store, morning, first)
     post_edition(settings, store, evening, second)
-    paths = [first.outputs["social:bsky_out"], second.outputs["social:bsky_out"]]
+    label = "Bluesky outbox (bsky_out)"
+    paths = [first.outputs[label], second.outputs[label]]
     assert paths[0] != paths[1]
     assert paths[0].endswith("2026-11-20-0900-bluesky.json")
     written = [json.loads(Path(path).read_text(encoding="utf-8")) for path in paths]

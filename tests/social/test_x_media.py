@@ -1,8 +1,8 @@
-"""X: the root post's photo goes up through tweepy's v1.1 media API with its alt text.
+"""X: the root post's photo goes up through API v2 media with its alt text.
 
-Real tweepy (``API.media_upload`` → upload.twitter.com/1.1/media/upload.json,
-``API.create_media_metadata`` → media/metadata/create.json, ``Client.create_tweet``)
-against a requests adapter that answers in the shapes X documents.
+``POST /2/media/upload`` (multipart), ``POST /2/media/metadata`` (alt text), then real
+tweepy's ``Client.create_tweet``, against a requests adapter that answers in the shapes
+X's OpenAPI spec gives (the retired v1.1 upload host answers 404 there, as it does now).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _post(settings, store, edition, fake):
 
 
 def _upload_calls(fake: FakeX) -> list[str]:
-    return [r.path_url for r in fake.requests if (r.url or "").startswith("https://upload.")]
+    return [r.path_url for r in fake.requests if r.path_url.startswith("/2/media/")]
 
 
 def test_root_photo_is_uploaded_with_its_alt_text_and_attached(x_settings, store):
@@ -67,12 +67,15 @@ def test_root_photo_is_uploaded_with_its_alt_text_and_attached(x_settings, store
     assert report.warnings == []
     assert fetched == [PHOTO_URL]
     # upload first, then the alt text for the id the upload returned, then the post
-    assert _upload_calls(fake) == ["/1.1/media/upload.json", "/1.1/media/metadata/create.json"]
+    assert _upload_calls(fake) == ["/2/media/upload", "/2/media/metadata"]
     assert len(fake.uploads) == 1
     upload = fake.uploads[0]
     assert b'name="media"; filename="image.png"' in upload
     assert small_png() in upload  # the image bytes themselves went up
-    assert fake.metadata == [{"media_id": 1860000000000000001, "alt_text": {"text": PHOTO_ALT}}]
+    assert b'name="media_category"' in upload and b"tweet_image" in upload
+    assert fake.metadata == [
+        {"id": "1860000000000000001", "metadata": {"alt_text": {"text": PHOTO_ALT}}}
+    ]
     create = [r for r in fake.requests if r.path_url == "/2/tweets"]
     first = json.loads(create[0].body or b"{}")
     assert first["media"] == {"media_ids": ["1860000000000000001"]}
@@ -107,13 +110,13 @@ def test_the_first_photo_that_has_alt_text_is_the_one_used(x_settings, store):
     _report, fetched = _post(x_settings, store, edition, fake)
 
     assert fetched == ["https://img.example.org/rally.png"]
-    assert fake.metadata[0]["alt_text"] == {"text": "Workers march past city hall"}
+    assert fake.metadata[0]["metadata"] == {"alt_text": {"text": "Workers march past city hall"}}
 
 
 def test_alt_text_refused_means_the_photo_is_left_out_and_the_post_still_goes(x_settings, store):
     fake = FakeX()
     fake.metadata_failures = [
-        respond(400, {"errors": [{"code": 38, "message": "alt_text parameter is missing."}]})
+        respond(400, {"title": "Invalid Request", "detail": "alt_text is missing."})
     ]
     edition = make_edition(3)
     edition.id = stored_edition(store)
@@ -122,10 +125,9 @@ def test_alt_text_refused_means_the_photo_is_left_out_and_the_post_still_goes(x_
     assert len(fake.uploads) == 1  # uploaded, but without alt text it is not attached
     assert [t["media_ids"] for t in fake.tweets] == ["", "", ""]
     assert report.posts == 3
-    assert [w for w in report.warnings if "left out" in w] == [
-        f"X image {PHOTO_URL} left out (BadRequest: 400 Bad Request 38 - alt_text parameter "
-        "is missing.)"
-    ]
+    (warning,) = [w for w in report.warnings if "left out" in w]
+    assert warning.startswith(f"X image {PHOTO_URL} left out (PostRefused: X media metadata:")
+    assert "HTTP 400" in warning and "alt_text is missing." in warning
 
 
 def test_a_page_that_is_not_an_image_is_left_out_before_any_upload(x_settings, store):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from tests.social.conftest import make_edition
 from tests.social.fakes import (
@@ -17,7 +19,7 @@ from tests.social.fakes import (
 )
 
 from digest.models import RunReport
-from digest.social import post_edition
+from digest.social import compose, post_edition
 from digest.store.tables import SocialPostRow
 
 pytestmark = pytest.mark.usefixtures("x_credentials")
@@ -36,6 +38,10 @@ def _run(settings, store, edition, fake, clock=None, **kw):
         **kw,
     )
     return report
+
+
+def compose_texts(settings, edition):
+    return [p.text for p in compose(settings, edition, "x")]
 
 
 def _ledger(store, edition_id):
@@ -202,3 +208,34 @@ def test_unapproved_edition_is_not_posted(x_settings, store):
     edition.id = stored_edition(store, status="draft")
     report = _run(x_settings, store, edition, fake)
     assert fake.creates == 0 and any("draft" in w for w in report.warnings)
+
+
+def test_403_duplicate_of_last_weeks_identical_post_is_not_taken_for_this_one(x_settings, store):
+    fake = FakeX()
+    edition = _edition(store)
+    # Last week's announcement had the same text: it is in the timeline, a week old.
+    fake.now = NOW - timedelta(days=7)
+    fake.create({"text": compose_texts(x_settings, edition)[0]})
+    fake.now = NOW
+    fake.failures = [
+        lambda body: respond(403, {"detail": "duplicate content", "status": 403}),
+    ]
+    report = _run(x_settings, store, edition, fake)
+    assert _ledger(store, edition.id)[0][1] == "failed"  # not recorded as last week's post
+    assert fake.creates == 1  # and nothing threaded under it
+    assert any("not made by this attempt" in w for w in report.warnings)
+
+
+def test_a_duplicate_is_accepted_only_in_reply_to_this_threads_parent(x_settings, store):
+    fake = FakeX()
+    edition = _edition(store)
+    texts = compose_texts(x_settings, edition)
+    fake.create({"text": texts[1], "reply": {"in_reply_to_tweet_id": "999"}})  # another thread
+
+    def duplicate(body):
+        return respond(403, {"detail": "duplicate content", "status": 403})
+
+    fake.failures = [None, duplicate]
+    report = _run(x_settings, store, edition, fake)
+    assert _ledger(store, edition.id)[1][1] == "failed"
+    assert any("not made by this attempt" in w for w in report.warnings)

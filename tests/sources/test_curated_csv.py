@@ -107,6 +107,8 @@ def test_curated_yaml_and_markdown_items_with_per_item_origin(
     assert "<strong>forty members</strong>" in story.body
     assert "script" not in story.body and "alert" not in story.body
     assert 'href="https://fed.example.org/volunteer"' in story.body
+    # a Markdown clip without an excerpt: its body's first paragraphs are the excerpt
+    assert story.summary == "<p>Every Saturday, forty members pack boxes. Volunteer</p>"
     assert story.origin.kind == "affiliate"
     assert story.media == (
         Media("https://fed.example.org/img/foodbank.jpg", "Volunteers packing boxes"),

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from digest.config import NetworkConfig
-from digest.sources.http import BlockedAddressError, FetchError, FetchResult, fetch, make_client
+from digest.http import BlockedAddressError, FetchError, FetchResult, fetch, make_client
 
 PUBLIC = "93.184.216.34"
 

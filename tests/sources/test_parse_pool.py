@@ -139,8 +139,9 @@ sources._fork_is_safe = lambda: forked.append(fork_is_safe()) or forked[-1]
 parse = feeds.parse_feed
 
 def parse_and_tell(job):
-    items, warnings = parse(job)
-    return items, [*warnings, f"pid {os.getpid()}"]
+    parsed = parse(job)
+    parsed.warnings.append(f"pid {os.getpid()}")
+    return parsed
 
 feeds.parse_feed = parse_and_tell
 raw, folder = json.loads(sys.argv[1]), Path(sys.argv[2])

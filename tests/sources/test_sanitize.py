@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.sanitize import excerpt, plain_text, sanitize_html
+from digest.sanitize import excerpt, plain_text, sanitize_html, strip_tracking
 
 
 def test_scripts_handlers_and_javascript_urls_are_removed() -> None:
@@ -138,3 +138,55 @@ def test_resolved_links_are_only_ever_http_or_https(reference: str) -> None:
         clean = sanitize_html(f"<a href='{reference.replace(chr(39), '')}'>x</a>", base)
         for link in re.findall(r'href="([^"]*)"', clean):
             assert re.match(r"(?i)(https?:|mailto:)", link), link
+
+
+def test_hidden_zero_size_and_known_tracker_images_are_dropped() -> None:
+    html = (
+        '<img src="https://blog.example.org/a.jpg" alt="kept" width="1080" height="720">'
+        '<img src="https://stats.example.net/x.gif" style="display: none">'
+        '<img src="https://stats.example.net/y.gif" style="width:1px;height:1px;border:0">'
+        '<img src="https://stats.example.net/z.gif" width="0">'
+        '<img src="https://stats.example.net/h.gif" hidden>'
+        '<img src="https://medium.com/_/stat?event=post.clientViewed">'
+        '<img src="https://stats.metrolabor.example.org/count.php?id=3">'
+    )
+    # the kept picture loses its fixed size: wider than the column, it scales instead
+    assert sanitize_html(html) == '<img src="https://blog.example.org/a.jpg" alt="kept">'
+    small = sanitize_html('<img src="https://b.example.org/s.jpg" width="300" height="200">')
+    assert small == '<img src="https://b.example.org/s.jpg" width="300" height="200">'
+
+
+def test_cite_keeps_only_web_addresses() -> None:
+    html = (
+        '<blockquote cite="javascript:alert(1)">a</blockquote>'
+        '<q cite=" JaVaScRiPt:alert(2)">b</q>'
+        '<blockquote cite="/sources/1">c</blockquote>'
+        '<q cite="https://union.example.org/speech">d</q>'
+    )
+    clean = sanitize_html(html, base_url="https://union.example.org/news/")
+    assert "javascript" not in clean.lower()
+    assert "<blockquote>a</blockquote><q>b</q>" in clean
+    assert '<blockquote cite="https://union.example.org/sources/1">c</blockquote>' in clean
+    assert '<q cite="https://union.example.org/speech">d</q>' in clean
+
+
+def test_tracking_parameters_and_share_and_ad_links_go() -> None:
+    html = (
+        '<p><a href="https://u.example.org/a?id=7&amp;utm_source=rss&amp;utm_medium=feed">'
+        "story</a> "
+        '<a href="https://medium.com/p/1?source=rss----abc---4">medium</a></p>'
+        '<p><a href="https://www.facebook.com/sharer/sharer.php?u=x">Share on Facebook</a>'
+        '<a href="http://feeds.feedburner.com/~ff/Blog?a=1"><img src="http://feeds.feedburner.com/~ff/Blog?d=1"></a>'
+        '<a href="http://feedads.g.doubleclick.net/~a/x/0/da">ad</a></p>'
+    )
+    assert sanitize_html(html) == (
+        '<p><a href="https://u.example.org/a?id=7" rel="noopener noreferrer">story</a> '
+        '<a href="https://medium.com/p/1" rel="noopener noreferrer">medium</a></p>'
+    )
+    assert strip_tracking("https://x.org/p?a=1&fbclid=2#top") == "https://x.org/p?a=1#top"
+    assert strip_tracking("https://x.org/p?utm_campaign=x") == "https://x.org/p"
+
+
+def test_code_blocks_wrap() -> None:
+    clean = sanitize_html("<pre class='x'><code>a very long line</code></pre>")
+    assert clean.startswith('<pre style="white-space:pre-wrap;')

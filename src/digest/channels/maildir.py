@@ -9,7 +9,7 @@ from __future__ import annotations
 import mailbox
 from pathlib import Path
 
-from digest.delivery.replies import SENT, Reply
+from digest.channels.replies import SENT, Reply
 
 
 class MaildirTransport:

@@ -17,9 +17,8 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable
 
+from digest.channels.replies import Reply, lost_connection
 from digest.config import SmtpChannel
-from digest.delivery.message import dot_stuff
-from digest.delivery.replies import Reply, lost_connection
 from digest.errors import ConfigError, DigestError
 
 MAX_REPLY_LINES = 100
@@ -37,6 +36,12 @@ DKIM_HEADERS = (
     b"MIME-Version",
     b"Content-Type",
 )
+
+
+def dot_stuff(data: bytes) -> bytes:
+    """Double a '.' that starts a line; ``data`` is taken to start at a line start."""
+    stuffed = data.replace(b"\r\n.", b"\r\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 class SmtpError(DigestError):

@@ -17,6 +17,7 @@ from digest.models import RunReport
 from digest.timing import Period
 
 if TYPE_CHECKING:
+    from digest.render import Renderer
     from digest.schedule.runs import Runner
 
 if TYPE_CHECKING:
@@ -72,8 +73,35 @@ def print_report(report: RunReport) -> None:
         table.add_row(label, where)
     if table.row_count:
         console.print(table)
+    for line in skipped_lines(report):
+        console.print(line, highlight=False)
+    for title, roster in report.roster.items():
+        if roster.get("quiet"):
+            console.print(
+                f"{title}: nothing this period from {', '.join(roster['quiet'])}",
+                markup=False,
+                emoji=False,
+            )
+        for failure in roster.get("failed", []):
+            console.print(f"{title}: could not read {failure}", markup=False, emoji=False)
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def skipped_lines(report: RunReport) -> list[str]:
+    """One line per source that left entries out: how many, and why."""
+    lines = []
+    for source_id, reasons in sorted(report.skipped.items()):
+        parts = []
+        for reason, count in sorted(reasons.items()):
+            if reason == "too old" and report.collected_since:
+                parts.append(f"{count} too old (before {report.collected_since})")
+            elif reason == "no date":
+                parts.append(f"{count} with no date (dated when first seen)")
+            else:
+                parts.append(f"{count} {reason}")
+        lines.append(f"source '{source_id}': " + ", ".join(parts))
+    return lines
 
 
 @app.command("check-config")
@@ -249,24 +277,24 @@ def run_all(
     the grace ago is not sent unless ``late`` (the report says so: see ``refused``).
     """
     from digest.pipeline import collect_stage
+    from digest.render import Renderer
+    from digest.schedule.runs import runner_with
     from digest.sources import parse_pool_for
 
     warn_if_demo_key(settings)
+    # one template environment for the whole command
+    renderer = Renderer(settings)
     reports = []
     if collect_first:
         collect_report = RunReport(newsletter="collect")
         # The parsing workers fork before the spinner starts its thread.
         with parse_pool_for(settings) as pool, console.status("Collecting sources…"):
-            collect_stage(settings, store, collect_report, now, cpu_pool=pool)
+            collect_stage(settings, store, collect_report, now, cpu_pool=pool, renderer=renderer)
         reports.append(collect_report)
-    from digest.render import Renderer
-    from digest.schedule.runs import runner_with
-
-    # one template environment for the whole command; collected once for all above
-    runner = runner_with(Renderer(settings), collect=False)
+    runner = runner_with(renderer, collect=False)  # collected once for all above
     for name in names:
         with console.status(f"Running {name}…"):
-            reports.extend(run_one(settings, store, name, now, runner, late=late))
+            reports.extend(run_one(settings, store, name, now, runner, renderer, late=late))
     return reports
 
 
@@ -284,6 +312,7 @@ def run_one(
     name: str,
     now: datetime,
     runner: Runner,
+    renderer: Renderer,
     late: bool = False,
 ) -> list[RunReport]:
     from digest.draft import due, missed
@@ -296,7 +325,7 @@ def run_one(
         reports.append(_refusal(settings, store, name, stale, now))
     coming = due(settings, store, name, now)
     if coming.send_at > now:
-        reports.append(_draft_only(settings, store, name, coming, now))
+        reports.append(_draft_only(settings, store, name, coming, now, renderer))
     else:
         reports.append(_run_fire(settings, store, name, coming.send_at, now, runner))
     return reports
@@ -339,12 +368,14 @@ def _ago(delta: Any) -> str:
 
 
 def _draft_only(
-    settings: Settings, store: Store, name: str, coming: Any, now: datetime
+    settings: Settings, store: Store, name: str, coming: Any, now: datetime, renderer: Renderer
 ) -> RunReport:
     from digest.draft import ensure_draft
 
     report = RunReport(newsletter=name)
-    edition = ensure_draft(settings, store, name, coming.period, now=now, actor="cli")
+    edition = ensure_draft(
+        settings, store, name, coming.period, now=now, actor="cli", renderer=renderer
+    )
     when = coming.send_at.astimezone(ZoneInfo(settings.newsletters[name].timezone))
     if edition is None:
         report.warn(f"{name}: nothing to show yet for the edition due {when:%a %Y-%m-%d %H:%M %Z}")

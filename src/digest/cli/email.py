@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +18,7 @@ from digest.models import RunReport
 
 if TYPE_CHECKING:
     from digest.bounces import BounceReport
+    from digest.delivery.sender import ProgressHook, SendProgress
     from digest.store import Store
 
 
@@ -37,6 +41,40 @@ def _edition_id(store: Store, newsletter: str, edition: int | None) -> int:
     if latest is None:
         raise DigestError(f"'{newsletter}' has no edition yet; build one first")
     return latest
+
+
+@contextmanager
+def progress_bar() -> Iterator[ProgressHook | None]:
+    """A bar with rate and ETA for a send on an interactive terminal; none otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    task = bar.add_task("sending", total=None, rate="")
+
+    def draw(progress: SendProgress) -> None:
+        rate = progress.settled_now / max(1e-6, progress.seconds)
+        shown = f"{rate:,.0f} msg/s" if progress.settled_now else ""
+        bar.update(task, total=progress.total, completed=progress.done, rate=shown)
+
+    with bar:
+        yield draw
 
 
 @app.command("send")
@@ -82,7 +120,16 @@ def send(
     report = RunReport(newsletter=newsletter)
     started = datetime.now(UTC)
     try:
-        send_edition(settings, store, edition_id, report, channel=channel, linger=linger)
+        with progress_bar() as on_progress:
+            send_edition(
+                settings,
+                store,
+                edition_id,
+                report,
+                channel=channel,
+                linger=linger,
+                on_progress=on_progress,
+            )
     except SendStopped as exc:
         _print_send(edition_id, report, started)
         raise DigestError(str(exc)) from None

@@ -81,7 +81,7 @@ def runs(
 
 
 def upcoming_table(settings: Settings, newsletter: str | None, now: datetime) -> Table:
-    from digest.schedule.triggers import next_send_time
+    from digest.triggers import next_send_time
 
     table = Table(title="Upcoming runs", title_justify="left")
     for column in ("newsletter", "send at (local)", "in", "approval"):

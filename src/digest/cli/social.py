@@ -61,11 +61,22 @@ def post(
     elif dry_run:
         _print_posts(posts)
     else:
-        console.print(f"{newsletter}, edition #{edition.id}: {report.posts} posts made or written")
+        console.print(
+            f"{newsletter}, edition #{edition.id}: {report.posts} posts made or written",
+            markup=False,
+            emoji=False,
+        )
         for label, where in report.outputs.items():
-            console.print(f"  {label}: {where}", highlight=False)
+            console.print(f"  {label}: {where}", highlight=False, markup=False, emoji=False)
     for warning in report.warnings:
         typer.echo(f"warning: {warning}", err=True)
+    if report.social_failed:
+        typer.echo(
+            f"error: {report.social_failed} social channel(s) did not fully post; "
+            "rerun to finish (posted parts are not repeated)",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 def find_edition(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import typer
 
@@ -133,20 +134,18 @@ def import_(
             attribute_columns=mapping,
             status="pending" if pending else "confirmed",
         )
-    console.print(
-        f"{result.added} added, {result.updated} updated, "
-        f"{result.duplicates} duplicate rows merged, {len(result.suppressed)} "
-        f"suppressed (not subscribed), {len(result.invalid)} invalid rows skipped"
-    )
+    console.print(result.summary(), markup=False)
     for line, address in result.suppressed:
         console.print(f"  line {line}: {address} is suppressed; not subscribed", markup=False)
     for line, problem in result.invalid:
         console.print(f"  line {line}: {problem}", markup=False)
 
 
-def _open(path: Path) -> typer.FileText:
+def _open(path: Path) -> TextIO:
+    from digest.subscribers import open_csv
+
     try:
-        return path.open(encoding="utf-8-sig", newline="")  # type: ignore[return-value]
+        return open_csv(path)  # UTF-8, or Windows-1252 when it is not UTF-8
     except OSError as exc:
         raise DigestError(f"{path}: {exc.strerror}") from None
 

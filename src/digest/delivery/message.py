@@ -21,6 +21,7 @@ from datetime import datetime
 from email import policy
 from email.utils import format_datetime, formataddr
 
+from digest.channels.smtp import dot_stuff
 from digest.config import Settings
 from digest.delivery.tokens import SubscriberTokens
 from digest.errors import DigestError
@@ -29,7 +30,6 @@ from digest.urls import preferences_url, unsubscribe_mailto, unsubscribe_url
 
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
-MARKER_RE = re.compile("|".join(re.escape(m) for m in placeholders.ALL))
 # email.utils.formataddr quotes an ASCII name holding one of these (its specialsre)
 NAME_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
@@ -49,6 +49,7 @@ class EditionContent:
     html: str
     text: str
     created_at: datetime
+    markers: str = ""  # the edition's marker nonce (render.placeholders.Markers)
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,15 @@ def _qp(text: str) -> bytes:
     return encoded.replace(b"\n", CRLF)
 
 
-def _split_part(text: str) -> list[bytes | str]:
-    """QP-encoded chunks with marker names between them."""
+def _split_part(text: str, markers: placeholders.Markers) -> list[bytes | str]:
+    """QP-encoded chunks with (bare) marker names between them: only this edition's own
+    markers are filled, so a marker that content smuggled in stays inert text."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     chunks: list[bytes | str] = []
     position = 0
-    for match in MARKER_RE.finditer(text):
+    for match in markers.pattern().finditer(text):
         chunks.append(_qp(text[position : match.start()]))
-        chunks.append(match.group(0))
+        chunks.append(markers.bare(match.group(0)))
         position = match.end()
     chunks.append(_qp(text[position:]))
     return [c for c in chunks if c != b""]
@@ -98,12 +100,6 @@ def _split_part(text: str) -> list[bytes | str]:
 def _value(raw: str) -> bytes:
     """A filled-in value as a QP island starting and ending on a soft line break."""
     return SOFT_BREAK + _qp(raw) + SOFT_BREAK
-
-
-def dot_stuff(data: bytes) -> bytes:
-    """Double a '.' that starts a line; ``data`` is taken to start at a line start."""
-    stuffed = data.replace(b"\r\n.", b"\r\n..")
-    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 def _stuff_chunk(chunk: bytes | str) -> bytes | str:
@@ -129,8 +125,9 @@ class MessageTemplate:
         ).hexdigest()[:10]
         self.boundary = f"=_digest_{edition.id}_{secrets.token_hex(8)}"
         self._static_head = self._build_static_head()
-        self._text = _split_part(edition.text)
-        self._html = _split_part(edition.html)
+        markers = placeholders.Markers(edition.markers)
+        self._text = _split_part(edition.text, markers)
+        self._html = _split_part(edition.html, markers)
         self._text_stuffed = [_stuff_chunk(c) for c in self._text]
         self._html_stuffed = [_stuff_chunk(c) for c in self._html]
         self._date_cache: tuple[int, bytes] = (-1, b"")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -21,20 +20,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from digest import lifecycle
 from digest.channels.maildir import MaildirTransport
+from digest.channels.replies import Reply, Verdict, classify
 from digest.channels.smtp import SmtpTransport
 from digest.config import MaildirChannel, Settings, SmtpChannel
 from digest.delivery import ledger, tokens
 from digest.delivery.message import EditionContent, MessageTemplate, Outgoing
 from digest.delivery.ratelimit import RateLimiter
-from digest.delivery.replies import Reply, Verdict, classify
 from digest.delivery.transport import Transport
 from digest.errors import DigestError
 from digest.lifecycle import EditionStatus
@@ -121,6 +118,20 @@ def request_stop() -> None:
     STOP.set()
 
 
+@dataclass(frozen=True)
+class SendProgress:
+    """How far a send has got, reported as copies are settled for the caller to show
+    (``digest send`` draws a progress bar from it; delivery itself draws nothing)."""
+
+    total: int  # the edition's ledger rows
+    done: int  # rows no longer pending
+    settled_now: int  # rows this call has settled so far
+    seconds: float  # since this call began sending
+
+
+ProgressHook = Callable[[SendProgress], None]
+
+
 @dataclass
 class SendRun:
     settings: Settings
@@ -138,7 +149,7 @@ class SendRun:
     linger: float  # wait in this process for retries due within this many seconds
     started: datetime  # when the edition began sending: retries back off with its age
     paused: str | None = None
-    progress: _Progress | None = field(default=None)
+    progress: _Tally | None = field(default=None)
 
     def backoff(self) -> timedelta:
         """Postfix's rule: wait about as long as the edition has been sending, bounded."""
@@ -198,12 +209,14 @@ def send_edition(
     channel: str | None = None,
     now: datetime | None = None,
     linger: float | None = None,
+    on_progress: ProgressHook | None = None,
 ) -> None:
     """Deliver the edition's due ledger rows; see the module docs.
 
     Deferred copies due within ``linger`` seconds are retried before returning; the
     rest stay pending for the next ``digest send`` or the scheduler. Several processes
-    may run this for one edition at once: each claims its own copies.
+    may run this for one edition at once: each claims its own copies. ``on_progress``
+    is called with a SendProgress when sending starts and as copies are settled.
     """
     clock = Clock(now)
     with store.session() as session:
@@ -220,6 +233,7 @@ def send_edition(
             content, started = _prepare(settings, store, edition_id, config, clock, report)
             run = _make_run(settings, store, content, config, clock, owner, started, linger)
             if run is not None:
+                run.progress = _Tally.start(run, on_progress) if on_progress else None
                 run_coroutine(_deliver(run))
                 _finish(store, run, report)
             _report_counts(store, edition_id, report, clock)
@@ -290,6 +304,7 @@ def _prepare(
             html=row.html,
             text=row.text,
             created_at=row.created_at,
+            markers=row.markers,
         )
         return content, row.send_started_at or now
 
@@ -373,8 +388,7 @@ def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
 
 async def _deliver(run: SendRun) -> None:
     await run.transport.open()
-    with _Progress.for_run(run) as progress, _stop_on_signals():
-        run.progress = progress
+    with _stop_on_signals():
         try:
             await _deliver_rounds(run)
         finally:
@@ -599,50 +613,30 @@ def _report_counts(store: Store, edition_id: int, report: RunReport, clock: Cloc
     report.suppressed = counts.get("suppressed", 0)
 
 
-class _Progress:
-    """A progress bar with rate and ETA on an interactive terminal; silent otherwise."""
+class _Tally:
+    """Counts what a send has settled and reports it to the caller's hook."""
 
-    def __init__(self, bar: Progress | None, total: int) -> None:
-        self.bar = bar
-        self.task = bar.add_task("sending", total=total) if bar is not None else None
+    def __init__(self, hook: ProgressHook, total: int, done: int) -> None:
+        self.hook = hook
+        self.total = total
+        self.done = done
+        self.settled = 0
         self.started = time.monotonic()
-        self.count = 0
 
     @classmethod
-    def for_run(cls, run: SendRun) -> _Progress:
-        if not sys.stderr.isatty():
-            return cls(None, 0)
+    def start(cls, run: SendRun, hook: ProgressHook) -> _Tally:
         with run.store.session() as session:
             counts = ledger.counts(session, run.content.id)
         total = sum(counts.values())
-        bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        progress = cls(bar, total)
-        assert progress.task is not None
-        bar.update(progress.task, completed=total - counts.get("pending", 0), rate="")
-        return progress
-
-    def __enter__(self) -> _Progress:
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        tally = cls(hook, total, total - counts.get("pending", 0))
+        tally.advance(0)
+        return tally
 
     def advance(self, n: int) -> None:
-        self.count += n
-        if self.bar is None or self.task is None:
-            return
-        rate = self.count / max(1e-6, time.monotonic() - self.started)
-        self.bar.update(self.task, advance=n, rate=f"{rate:,.0f} msg/s")
+        self.done += n
+        self.settled += n
+        seconds = time.monotonic() - self.started
+        self.hook(SendProgress(self.total, self.done, self.settled, seconds))
 
 
 def send_test(
@@ -673,6 +667,7 @@ def send_test(
             html=row.html,
             text=row.text,
             created_at=row.created_at,
+            markers=row.markers,
         )
     _, config = email_channel(settings, content.newsletter, channel)
     template = MessageTemplate(settings, content)

@@ -13,8 +13,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from digest.channels.replies import Reply, Verdict, classify
 from digest.config import MaildirChannel, Settings, SmtpChannel
-from digest.delivery.replies import Reply, Verdict, classify
 from digest.errors import DigestError
 
 

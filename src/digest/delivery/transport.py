@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from digest.delivery.replies import Reply
+from digest.channels.replies import Reply
 
 
 class Transport(Protocol):

@@ -103,7 +103,7 @@ def load_data_file(model: type[M], path: Path, shown: Path) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(describe_errors(exc, raw, prefix=f"{shown}: ")) from None
+        raise ConfigError(describe_errors(exc, raw, prefix=f"{shown}: ", model=model)) from None
 
 
 def rotation_section(

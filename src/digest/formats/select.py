@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections import defaultdict
 
 from digest.config import FormatConfig
 from digest.models import Group, Item
+from digest.sources.feed_text import strip_lead_html
 
 
 def matches(fmt: FormatConfig, item: Item) -> bool:
@@ -15,13 +18,39 @@ def matches(fmt: FormatConfig, item: Item) -> bool:
         return False
     if select.kinds and item.origin.kind not in select.kinds:
         return False
+    if not _title_matches(fmt, item.title):
+        return False
     wanted = {t.lower() for t in select.tags}
     return not wanted or bool(wanted & {t.lower() for t in item.tags})
 
 
+def _title_matches(fmt: FormatConfig, title: str) -> bool:
+    """A series post: its title starts with one of the prefixes or matches the pattern
+    (either will do when both are set; neither set means any title)."""
+    prefixes = fmt.select.title_prefixes
+    pattern = fmt.select.title_pattern
+    if not prefixes and pattern is None:
+        return True
+    folded = " ".join(title.split()).casefold()
+    if any(folded.startswith(" ".join(p.split()).casefold()) for p in prefixes):
+        return True
+    return pattern is not None and re.search(pattern, title, re.IGNORECASE) is not None
+
+
 def chosen(fmt: FormatConfig, window: list[Item]) -> list[Item]:
-    """Matching items, newest first (the window arrives newest first)."""
-    return [item for item in window if matches(fmt, item)]
+    """Matching items, newest first (the window arrives newest first), without the
+    format's known lead sentence."""
+    return [_without_lead(fmt, item) for item in window if matches(fmt, item)]
+
+
+def _without_lead(fmt: FormatConfig, item: Item) -> Item:
+    if not fmt.strip_lead:
+        return item
+    summary = strip_lead_html(item.summary, fmt.strip_lead)
+    body = strip_lead_html(item.body, fmt.strip_lead)
+    if (summary, body) == (item.summary, item.body):
+        return item
+    return dataclasses.replace(item, summary=summary, body=body)
 
 
 def list_section(fmt: FormatConfig, window: list[Item]) -> list[Item]:

@@ -41,7 +41,9 @@ def html_size(html: str) -> int:
     return len(html.encode("utf-8"))
 
 
-def html_problems(html: str, postal_address: str) -> list[str]:
+def html_problems(
+    html: str, postal_address: str, unsubscribe_marker: str = placeholders.UNSUBSCRIBE_URL
+) -> list[str]:
     """What is wrong with the HTML part: size, tags (see tag_problems), footer."""
     problems: list[str] = []
     size = html_size(html)
@@ -51,12 +53,14 @@ def html_problems(html: str, postal_address: str) -> list[str]:
             "(Gmail clips at ~102 KB): fewer items or shorter excerpts"
         )
     problems.extend(tag_problems(html))
-    return problems + _footer_problems("HTML", html, postal_address)
+    return problems + _footer_problems("HTML", html, postal_address, unsubscribe_marker)
 
 
-def text_problems(text: str, postal_address: str) -> list[str]:
+def text_problems(
+    text: str, postal_address: str, unsubscribe_marker: str = placeholders.UNSUBSCRIBE_URL
+) -> list[str]:
     """What is wrong with the text part: its footer."""
-    return _footer_problems("text", text, postal_address)
+    return _footer_problems("text", text, postal_address, unsubscribe_marker)
 
 
 def raise_problems(problems: list[str]) -> None:
@@ -65,12 +69,12 @@ def raise_problems(problems: list[str]) -> None:
         raise RenderCheckError("rendered email failed checks:\n- " + "\n- ".join(problems))
 
 
-def _footer_problems(part: str, body: str, postal_address: str) -> list[str]:
+def _footer_problems(part: str, body: str, postal_address: str, marker: str) -> list[str]:
     problems: list[str] = []
     if not _has(body, postal_address) and not _has(body, str(escape(postal_address))):
         problems.append(f"{part} part lacks the postal address")
-    link = f'href="{placeholders.UNSUBSCRIBE_URL}"' if part == "HTML" else None
-    if not _has(body, placeholders.UNSUBSCRIBE_URL) or (link and not _has(body, link)):
+    link = f'href="{marker}"' if part == "HTML" else None
+    if not _has(body, marker) or (link and not _has(body, link)):
         problems.append(f"{part} part lacks the unsubscribe link")
     return problems
 

@@ -63,11 +63,15 @@ class Renderer:
     def email(self, edition: Edition) -> RenderedEmail:
         context = self._email_context(edition)
         postal_address = self.settings.organization.postal_address
+        markers = placeholders.Markers(edition.markers)
+        unsubscribe = markers.unsubscribe_url
         source = render(self.env, EMAIL_MJML, context)
-        html = self.mjml_to_html(source, EMAIL_MJML)
+        html = placeholders.neutralise_foreign(self.mjml_to_html(source, EMAIL_MJML), markers)
         text = tidy_text(render(self.env, EMAIL_TEXT, context))
+        text = placeholders.neutralise_foreign(text, markers)
         checks.raise_problems(
-            checks.html_problems(html, postal_address) + checks.text_problems(text, postal_address)
+            checks.html_problems(html, postal_address, unsubscribe)
+            + checks.text_problems(text, postal_address, unsubscribe)
         )
         return RenderedEmail(mjml=source, html=html, text=text)
 
@@ -94,10 +98,11 @@ class Renderer:
         """The context of both email templates; ``views`` is shared by the two passes."""
         context = self._context(edition)
         styles = module(self.env, STYLES_TEMPLATE)
+        markers = placeholders.Markers(edition.markers)
         context.update(
-            unsubscribe_url=placeholders.UNSUBSCRIBE_URL,
-            preferences_url=placeholders.PREFERENCES_URL,
-            subscriber_name=placeholders.SUBSCRIBER_NAME,
+            unsubscribe_url=markers.unsubscribe_url,
+            preferences_url=markers.preferences_url,
+            subscriber_name=markers.subscriber_name,
             style=styles,
             views=EmailView(FragmentStyles.from_module(styles), context["timezone"]),
         )

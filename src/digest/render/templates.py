@@ -17,7 +17,7 @@ import jinja2
 
 from digest.config import Settings
 from digest.errors import TemplateError
-from digest.render import filters
+from digest.render import filters, postcards
 
 T = TypeVar("T")
 STYLES_TEMPLATE = "email/inline_styles.j2"
@@ -83,6 +83,7 @@ def make_environment(settings: Settings) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     filters.install(env)
+    postcards.install(env)
     env.globals["org"] = settings.organization
     env.globals["site_url"] = settings.organization.site_url
     return env

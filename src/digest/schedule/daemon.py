@@ -37,9 +37,9 @@ from digest.schedule.runs import (
     runner_with,
     system_clock,
 )
-from digest.schedule.triggers import LeadTrigger, cron_trigger, latest_send_time, next_send_time
 from digest.store import Store
 from digest.timing import period_ending
+from digest.triggers import LeadTrigger, cron_trigger, latest_send_time, next_send_time
 
 log = logging.getLogger("digest.schedule")
 

@@ -11,28 +11,31 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from digest.config import BlueskyChannel, Settings, SocialOutboxChannel, XChannel
+from digest.config import BlueskyChannel, Settings, SocialChannel, SocialOutboxChannel, XChannel
 from digest.models import Edition, Post, RunReport
 from digest.render import Renderer
-from digest.social.compose import compose
+from digest.social.compose import compose, plan
 from digest.social.outbox import outbox_path, write_outbox
 from digest.social.publish import Clock, Publisher, post_thread
 from digest.store import Store
 
-__all__ = ["compose", "post_edition", "social_channel_names"]
+__all__ = ["compose", "plan", "post_edition", "social_channel_names"]
 
 log = logging.getLogger(__name__)
-SocialChannel = SocialOutboxChannel | BlueskyChannel | XChannel
 NOT_APPROVED = ("draft", "held")
 
 
 def social_channel_names(settings: Settings, newsletter: str) -> list[str]:
-    names = settings.newsletters[newsletter].channels
-    return [n for n in names if isinstance(settings.channels.get(n), SocialChannel)]
+    return settings.channel_names(newsletter, SocialChannel)
 
 
-def platform_of(channel: SocialChannel) -> str:
-    return channel.platform if isinstance(channel, SocialOutboxChannel) else channel.type
+def output_label(channel: SocialChannel, name: str) -> str:
+    """'Bluesky (bluesky)', 'X outbox (x)': plain words, no colon-delimited names (rich
+    would read 'social:x:' as an emoji code)."""
+    from digest.render.filters import platform_name
+
+    kind = " outbox" if isinstance(channel, SocialOutboxChannel) else ""
+    return f"{platform_name(channel.platform)}{kind} ({name})"
 
 
 def post_edition(
@@ -66,13 +69,17 @@ def post_edition(
             continue
         channel = settings.channels[name]
         assert isinstance(channel, SocialChannel)
-        label = f"{platform_of(channel)} channel '{name}'"
+        label = f"{channel.platform} channel '{name}'"
         try:
-            posts = compose(settings, edition, platform_of(channel), renderer)
+            planned = plan(settings, edition, channel.platform, renderer)
         except Exception as exc:  # a template mistake must not stop the email
             log.exception("composing %s failed", label)
             report.warn(f"{label}: could not compose the posts: {exc}")
+            report.social_failed += 1
             continue
+        posts = planned.posts
+        if planned.left_out:
+            report.warn(f"{label}: left out (over the post limits): {'; '.join(planned.left_out)}")
         composed.extend(posts)
         if dry_run or not posts:
             continue
@@ -95,6 +102,7 @@ def post_edition(
         except Exception as exc:  # anything unforeseen is reported, never raised
             log.exception("posting on %s failed", label)
             report.warn(f"{label}: posting stopped: {type(exc).__name__}: {exc}")
+            report.social_failed += 1
     return composed
 
 
@@ -114,11 +122,11 @@ def _deliver(
     fetch_image: Any,
     clock: Clock,
 ) -> None:
-    label = f"{platform_of(channel)} channel '{name}'"
+    label = f"{channel.platform} channel '{name}'"
     if isinstance(channel, SocialOutboxChannel):
         path = outbox_path(settings, channel, edition)
         write_outbox(path, posts)
-        report.outputs[f"social:{name}"] = str(path)
+        report.outputs[output_label(channel, name)] = str(path)
         report.posts += len(posts)
         return
     if edition.id is None:
@@ -134,8 +142,10 @@ def _deliver(
     result = post_thread(store, edition.id, posts, publisher, report, clock, label)
     report.warnings.extend(getattr(publisher, "warnings", ()))
     report.posts += result.posted
+    if not result.complete:
+        report.social_failed += 1
     if result.refs:
-        report.outputs[f"social:{name}"] = result.refs[0].url or result.refs[0].id
+        report.outputs[output_label(channel, name)] = result.refs[0].url or result.refs[0].id
 
 
 def _status(store: Store, edition_id: int) -> str | None:
@@ -148,7 +158,7 @@ def _status(store: Store, edition_id: int) -> str | None:
 
 def _publisher(
     settings: Settings,
-    channel: BlueskyChannel | XChannel,
+    channel: SocialChannel,
     bluesky_request: Any,
     x_session: Any,
     x_api: Any,
@@ -161,6 +171,8 @@ def _publisher(
         from digest.social.bluesky import BlueskyPublisher
 
         return BlueskyPublisher(settings, channel, fetch_image=fetcher, request=bluesky_request)
-    from digest.social.x import XPublisher
+    if isinstance(channel, XChannel):
+        from digest.social.x import XPublisher
 
-    return XPublisher(settings, channel, fetch_image=fetcher, session=x_session, api=x_api)
+        return XPublisher(settings, channel, fetch_image=fetcher, session=x_session, api=x_api)
+    raise TypeError(f"no publisher for {channel.platform} channels")

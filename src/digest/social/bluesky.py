@@ -12,6 +12,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,9 @@ class BlueskyPublisher:
             raise translate(exc) from None
         return Ref(created.uri, created.cid, self.web_url(rkey))
 
-    def lookup(self, post: Post, key: str | None, parent: Ref | None) -> Ref | None:
+    def lookup(
+        self, post: Post, key: str | None, parent: Ref | None, since: datetime | None = None
+    ) -> Ref | None:
         if not key:
             return None
         client = self.client

@@ -8,9 +8,9 @@ reconciles (looks the post up) instead of posting again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from digest.models import Post
 from digest.store import Store
@@ -34,6 +34,7 @@ class Entry:
     remote_id: str | None
     remote_cid: str | None
     url: str | None
+    attempted_at: datetime | None = None
 
     @property
     def ref(self) -> Ref | None:
@@ -41,7 +42,10 @@ class Entry:
 
 
 def _entry(row: SocialPostRow) -> Entry:
-    return Entry(row.part, row.text, row.status, row.remote_id, row.remote_cid, row.url)
+    attempted = row.attempted_at
+    if attempted is not None and attempted.tzinfo is None:  # SQLite drops the zone
+        attempted = attempted.replace(tzinfo=UTC)
+    return Entry(row.part, row.text, row.status, row.remote_id, row.remote_cid, row.url, attempted)
 
 
 def prepare(store: Store, edition_id: int, platform: str, posts: list[Post]) -> list[Entry]:
@@ -81,9 +85,17 @@ def entries(store: Store, edition_id: int, platform: str) -> list[Entry]:
 
 
 def claim(
-    store: Store, edition_id: int, platform: str, part: int, key: str | None, *, was: str
+    store: Store,
+    edition_id: int,
+    platform: str,
+    part: int,
+    key: str | None,
+    *,
+    was: str,
+    now: datetime | None = None,
 ) -> bool:
-    """Mark a part 'posting' (with the remote id chosen in advance, if any).
+    """Mark a part 'posting' (with the remote id chosen in advance, if any), and record
+    when its first attempt began (kept across retries: the attempt window).
 
     Conditional on the status read before, so two runs cannot both post the same part.
     """
@@ -96,7 +108,12 @@ def claim(
                 SocialPostRow.part == part,
                 SocialPostRow.status == was,
             )
-            .values(status="posting", remote_id=key, error=None)
+            .values(
+                status="posting",
+                remote_id=key,
+                error=None,
+                attempted_at=func.coalesce(SocialPostRow.attempted_at, now),
+            )
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -7,6 +7,7 @@ or a bare domain on X), so a post that fits here is never refused for its length
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import regex
@@ -16,7 +17,14 @@ BLUESKY_BYTES = 3000
 X_WEIGHTED = 280
 X_URL_WEIGHT = 23  # every URL is wrapped in a t.co link of this weight
 
-URL = regex.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]}]")
+# A URL runs to whitespace; a closing bracket belongs to it only when it closes one the
+# URL opened (".../Union_(labor)" keeps its ')', "(see https://x.org/a)" does not), and
+# trailing sentence punctuation is not part of it.
+_IN_BRACKETS = r"\([^\s<>\"'()]*\)|\[[^\s<>\"'\[\]]*\]"
+URL = regex.compile(
+    rf"https?://(?:[^\s<>\"'()\[\]]|{_IN_BRACKETS})*"
+    rf"(?:[^\s<>\"'.,;:!?…“”‘’«»、。！？()\[\]{{}}]|{_IN_BRACKETS})"
+)
 # A bare domain that X may auto-link (e.g. "aflcio.org"); counted as at least a URL.
 BARE_DOMAIN = regex.compile(r"(?<![\w@/.])[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?:/\S*)?", regex.I)
 EMOJI = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}]")
@@ -74,31 +82,48 @@ def _words_weight(text: str) -> int:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """One measure a post must stay within: ``measure(text) <= most``."""
+
+    unit: str
+    most: int
+    measure: Callable[[str], int]
+
+
+@dataclass(frozen=True)
 class PlatformRules:
-    """The limits one platform puts on a post, and whether it uses facets."""
+    """The limits one platform puts on a post, and whether it uses facets. Each
+    platform names its own limits: none is borrowed from another."""
 
     name: str
     uses_facets: bool
     max_parts: int
+    limits: tuple[Limit, ...]
 
     def fits(self, text: str) -> bool:
-        if self.name == "x":
-            return x_weight(text) <= X_WEIGHTED
-        return grapheme_count(text) <= BLUESKY_GRAPHEMES and byte_len(text) <= BLUESKY_BYTES
+        return all(limit.measure(text) <= limit.most for limit in self.limits)
 
     def describe(self, text: str) -> str:
-        if self.name == "x":
-            return f"{x_weight(text)}/{X_WEIGHTED} weighted characters"
-        return (
-            f"{grapheme_count(text)}/{BLUESKY_GRAPHEMES} graphemes, "
-            f"{byte_len(text)}/{BLUESKY_BYTES} bytes"
-        )
+        return ", ".join(f"{lim.measure(text)}/{lim.most} {lim.unit}" for lim in self.limits)
 
 
 RULES = {
     # A long thread loses readers; a social editor keeps it short.
-    "bluesky": PlatformRules("bluesky", uses_facets=True, max_parts=12),
-    "x": PlatformRules("x", uses_facets=False, max_parts=6),
+    "bluesky": PlatformRules(
+        "bluesky",
+        uses_facets=True,
+        max_parts=12,
+        limits=(
+            Limit("graphemes", BLUESKY_GRAPHEMES, grapheme_count),
+            Limit("bytes", BLUESKY_BYTES, byte_len),
+        ),
+    ),
+    "x": PlatformRules(
+        "x",
+        uses_facets=False,
+        max_parts=6,
+        limits=(Limit("weighted characters", X_WEIGHTED, x_weight),),
+    ),
 }
 
 
@@ -106,4 +131,5 @@ def rules_for(platform: str) -> PlatformRules:
     try:
         return RULES[platform]
     except KeyError:
-        raise ValueError(f"unknown social platform '{platform}' (bluesky or x)") from None
+        known = " or ".join(RULES)
+        raise ValueError(f"unknown social platform '{platform}' ({known})") from None

@@ -15,7 +15,7 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from digest.config import Settings
-from digest.sources.http import FetchError, fetch, make_client
+from digest.http import FetchError, fetch, make_client
 
 BLUESKY_BLOB_MAX = 1_000_000
 FETCH_MAX = 8_000_000
@@ -61,6 +61,8 @@ def prepare_image(data: bytes, max_bytes: int = BLUESKY_BLOB_MAX) -> PreparedIma
             probe.verify()
         image = Image.open(io.BytesIO(data))
         image.load()
+    except Image.DecompressionBombError as exc:  # a few KB claiming gigapixels
+        raise ImageError(f"image refused: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"not an image this tool can read ({exc})") from None
     mime = Image.MIME.get(image.format or "", "")

@@ -59,8 +59,11 @@ class Publisher(Protocol):
         self, post: Post, *, key: str | None, root: Ref | None, parent: Ref | None
     ) -> Ref: ...
 
-    def lookup(self, post: Post, key: str | None, parent: Ref | None) -> Ref | None:
-        """Find a post that may exist from an earlier attempt; None if it does not."""
+    def lookup(
+        self, post: Post, key: str | None, parent: Ref | None, since: datetime | None = None
+    ) -> Ref | None:
+        """Find a post that may exist from this part's own attempt (made at or after
+        ``since``, when known, in reply to ``parent``); None if there is none."""
 
 
 @dataclass
@@ -96,6 +99,8 @@ def post_thread(
     parent: Ref | None = None
     for post in posts:
         entry = by_part[post.part]
+        if post.standalone:  # its own post: no reply refs, and it starts no thread
+            root = parent = None
         ref = _settle(
             store, edition_id, post, entry, publisher, report, clock, label, parent, root, result
         )
@@ -139,7 +144,7 @@ def _settle(
         return entry.ref
     key = entry.remote_id
     if entry.status == "posting":
-        found = _lookup(publisher, post, key, parent, report, label)
+        found = _lookup(publisher, post, key, parent, report, label, entry.attempted_at)
         if found is _LOOKUP_FAILED:
             return None
         if isinstance(found, Ref):
@@ -148,14 +153,27 @@ def _settle(
             )
             return found
     key = key if (entry.status == "posting" and key) else publisher.new_key()
-    if not ledger.claim(store, edition_id, platform, post.part, key, was=entry.status):
+    attempt_began = entry.attempted_at or clock.now()
+    if not ledger.claim(
+        store, edition_id, platform, post.part, key, was=entry.status, now=attempt_began
+    ):
         report.warn(f"{label}: part {post.part} is being posted by another run; stopping")
         return None
     try:
         ref = _publish_waiting(publisher, post, key, root, parent, clock)
     except DuplicatePost as exc:
         return _reconcile_duplicate(
-            store, edition_id, post, key, publisher, report, clock, label, parent, exc
+            store,
+            edition_id,
+            post,
+            key,
+            publisher,
+            report,
+            clock,
+            label,
+            parent,
+            exc,
+            attempt_began,
         )
     except RateLimited as exc:
         ledger.mark(store, edition_id, platform, post.part, "pending", error=str(exc))
@@ -193,9 +211,10 @@ def _lookup(
     parent: Ref | None,
     report: RunReport,
     label: str,
+    since: datetime | None = None,
 ) -> object:
     try:
-        return publisher.lookup(post, key, parent)
+        return publisher.lookup(post, key, parent, since)
     except SocialError as exc:
         report.warn(
             f"{label}: part {post.part} may have been posted, and checking failed ({exc}); "
@@ -244,16 +263,21 @@ def _reconcile_duplicate(
     label: str,
     parent: Ref | None,
     exc: DuplicatePost,
+    since: datetime,
 ) -> Ref | None:
+    """X refused the post as a duplicate: accept only a post made by this part's own
+    attempt (same text, in reply to the same parent, made since the attempt began);
+    an identical older post (last week's) is reported, never taken for this one."""
     platform = publisher.platform
-    found = _lookup(publisher, post, key, parent, report, label)
+    found = _lookup(publisher, post, key, parent, report, label, since)
     if isinstance(found, Ref):
         ledger.mark(store, edition_id, platform, post.part, "posted", ref=found, now=clock.now())
         report.warn(f"{label}: part {post.part} already existed ({exc}); recorded it")
         return found
     ledger.mark(store, edition_id, platform, post.part, "failed", error=str(exc))
     report.warn(
-        f"{label}: part {post.part} refused as a duplicate and not found among recent "
-        "posts; not retried"
+        f"{label}: part {post.part} refused as a duplicate of a post not made by this "
+        f"attempt (none with its text since {since.isoformat(timespec='seconds')}); "
+        "not retried: change the text or post it by hand"
     )
     return None

@@ -22,11 +22,30 @@ from digest.social.limits import URL, PlatformRules, grapheme_count, graphemes
 MARK_OPEN, MARK_SEP, MARK_CLOSE = "\x02", "\x1f", "\x03"
 MARKER_CHARS = re.compile("[\x02\x03\x1f]")
 MARKED = re.compile("\x02([LM])([^\x02\x03\x1f]*)\x1f([^\x02\x03\x1f]*)\x03")
-# Bluesky (and X) take a tag that has at least one non-digit: #1u is a tag, #2026 is not.
-HASHTAG = regex.compile(r"(?<![\w#&/])#([\p{N}_]*\p{L}[\p{L}\p{N}_]*)")
+# Bluesky's own rule (@atproto/api rich-text detection): '#' or '＃' after the start or
+# whitespace, then everything up to whitespace or a zero-width character, with at least
+# one character that is neither a digit nor punctuation (#1u is a tag, #2026 is not);
+# trailing punctuation is not part of the tag (so "#union-made." tags "union-made").
+# One deviation: Bluesky's pattern also stops at ZWJ and ZWNJ, which cuts an emoji
+# sequence (👩🏾‍🏭) or a Persian word in two; here a tag keeps them inside it, so a tag
+# never ends mid-grapheme.
+TAG_STOP = "\\s\u00ad\u2060\u200a\u200b\u20e2"
+HASHTAG = regex.compile(
+    rf"(?:^|(?<=\s))[#＃](?!\ufe0f)([^{TAG_STOP}]*[^\d\p{{P}}{TAG_STOP}][^{TAG_STOP}]*)"
+)
+TRAILING_PUNCTUATION = regex.compile(r"[\p{P}\u200c\u200d]+$")
 TAG_MAX_GRAPHEMES = 64
+# Invisible format characters (BOM, zero-width space, word joiner, soft hyphen, bidi
+# embeddings and isolates): X's counting rejects them and they break tags and links.
+# Kept: ZWNJ and ZWJ (Persian, Indic scripts, emoji sequences), the LRM/RLM/ALM marks
+# right-to-left text needs, and the tag characters of subdivision flags.
+KEEP_FORMAT = "\u200c\u200d\u200e\u200f\u061c\U000e0020-\U000e007f"
+INVISIBLE = regex.compile(rf"[\p{{Cf}}--[{KEEP_FORMAT}]]", regex.V1)
 LINK_TEXT_MAX = 32  # graphemes of a shortened URL shown on Bluesky
 BREAKS = regex.compile(r"\s+|\S+")
+# Where a long block may be cut: after a sentence's end (and its closing quote or
+# bracket) before whitespace, or at a line break (a list item is a line).
+SENTENCE_END = regex.compile(r"(?<=[.!?…。！？][\"'”’)\]]?)[ \t]+(?=\S)|\n+")
 
 
 @dataclass(frozen=True)
@@ -65,8 +84,14 @@ def short_link_text(url: str) -> str:
     return "".join(clusters[: LINK_TEXT_MAX - 1]) + "…"
 
 
+def strip_invisible(text: str) -> str:
+    """The text without invisible format characters (see INVISIBLE)."""
+    return INVISIBLE.sub("", text)
+
+
 def parse(text: str, rules: PlatformRules) -> list[Span]:
     """Rendered template text → spans: helper markers first, then URLs and hashtags."""
+    text = strip_invisible(text)
     spans: list[Span] = []
     last = 0
     for match in MARKED.finditer(text):
@@ -117,12 +142,14 @@ def _tag_spans(text: str, rules: PlatformRules) -> list[Span]:
     spans: list[Span] = []
     last = 0
     for match in HASHTAG.finditer(text):
-        tag = match.group(1)
-        if grapheme_count(tag) > TAG_MAX_GRAPHEMES:
+        tag = TRAILING_PUNCTUATION.sub("", match.group(1))
+        if not tag or grapheme_count(tag) > TAG_MAX_GRAPHEMES:
             continue
-        spans.append(Span(text[last : match.start()]))
-        spans.append(Span(match.group(0), "tag", tag))
-        last = match.end()
+        start = match.start()
+        end = match.start(1) + len(tag)
+        spans.append(Span(text[last:start]))
+        spans.append(Span(text[start:end], "tag", tag))
+        last = end
     spans.append(Span(text[last:]))
     return spans
 
@@ -194,5 +221,44 @@ def _finish(spans: list[Span], rules: PlatformRules) -> PostText:
 
 
 def fit_text(text: str, rules: PlatformRules) -> list[PostText]:
-    """Rendered text of one thread block → one or more posts within the platform's limits."""
-    return split(parse(text, rules), rules)
+    """Rendered text of one thread block → one or more posts within the platform's limits.
+
+    A block too long for one post is cut between sentences or list items (lines), so no
+    part is a fragment; only a single sentence longer than a post is cut between words.
+    """
+    spans = parse(text, rules)
+    whole = split(spans, rules)
+    if len(whole) <= 1:
+        return whole
+    posts: list[PostText] = []
+    current: list[Span] = []
+    for unit in _units(spans):
+        if len(split([*current, *unit], rules)) <= 1:
+            current = [*current, *unit]
+            continue
+        if current:
+            posts.extend(split(current, rules))
+        current = unit if len(split(unit, rules)) <= 1 else []
+        if not current:
+            posts.extend(split(unit, rules))
+    if current:
+        posts.extend(split(current, rules))
+    return posts
+
+
+def _units(spans: Sequence[Span]) -> list[list[Span]]:
+    """Spans grouped into sentences and lines (the whitespace after a boundary ends the
+    unit before it); links, tags and mentions are never split."""
+    units: list[list[Span]] = [[]]
+    for span in spans:
+        if span.kind != "text":
+            units[-1].append(span)
+            continue
+        last = 0
+        for match in SENTENCE_END.finditer(span.text):
+            units[-1].append(Span(span.text[last : match.end()]))
+            units.append([])
+            last = match.end()
+        if span.text[last:]:
+            units[-1].append(Span(span.text[last:]))
+    return [unit for unit in units if _joined(unit).strip()]

@@ -26,18 +26,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from digest.config import Settings
 from digest.errors import SourceError
+from digest.http import make_client
 from digest.models import Item, RunReport
 from digest.sources import csv, curated, feeds  # noqa: F401  (they register their readers)
 from digest.sources.base import READERS, SourceContext
-from digest.sources.http import make_client
+from digest.sources.clean import clean_item
 from digest.store import Store
 from digest.store.items import upsert_items
-from digest.store.tables import SourceState
+from digest.store.tables import ItemRow, SourceState
 
 OPTIONAL_READERS = ("digest.sources.bluesky", "digest.sources.x")
 SLACK = timedelta(days=1)
@@ -60,6 +61,7 @@ class Outcome:
     state: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    removed: list[str] = field(default_factory=list)
 
 
 def collect(
@@ -216,9 +218,11 @@ def _chosen_sources(settings: Settings, report: RunReport, only: Iterable[str] |
 async def read_source(ctx: SourceContext) -> Outcome:
     """One source, isolated: any exception becomes the outcome's error."""
     config = ctx.settings.sources[ctx.source_id]
-    outcome = Outcome(ctx.source_id, state=ctx.state, warnings=ctx.warnings)
+    outcome = Outcome(ctx.source_id, state=ctx.state, warnings=ctx.warnings, removed=ctx.removed)
     try:
-        outcome.items = await READERS[config.type].read(config, ctx)
+        items = await READERS[config.type].read(config, ctx)
+        # every source type's items pass here: the one place they are normalised
+        outcome.items = [clean_item(item) for item in items]
     except SourceError as exc:
         outcome.error = f"{type(exc).__name__}: {exc.message}"
     except Exception as exc:  # one broken source never sinks the run
@@ -242,6 +246,7 @@ def _save(store: Store, outcomes: list[Outcome], report: RunReport, now: datetim
     """Items and fetch state in one transaction, so validators never outlive their items."""
     with store.session() as session:
         counts = _store_items(session, [o for o in outcomes if o.error is None], now)
+        _remove_deleted(session, [o for o in outcomes if o.error is None])
         report.items_new += counts["new"]
         report.items_updated += counts["updated"]
         # One query for all rows: a get() per source would flush (one INSERT) each time.
@@ -264,11 +269,33 @@ def _save(store: Store, outcomes: list[Outcome], report: RunReport, now: datetim
                 row.status, row.error = "error", outcome.error
                 continue
             report.sources_read += 1
+            _report_skipped(report, outcome)
             row.status = str(outcome.state.get("status", "ok"))
             row.error = None
             row.etag = outcome.state.get("etag")
             row.last_modified = outcome.state.get("last_modified")
             row.cursor = outcome.state.get("cursor") or None
+
+
+def _remove_deleted(session: Session, outcomes: list[Outcome]) -> None:
+    """Items deleted at their origin (a deleted post) leave the store: editions built
+    from now on never show them (a frozen edition keeps what it was sent with)."""
+    for outcome in outcomes:
+        for start in range(0, len(outcome.removed), 500):
+            chunk = outcome.removed[start : start + 500]
+            session.execute(
+                delete(ItemRow).where(
+                    ItemRow.source_id == outcome.source_id, ItemRow.guid.in_(chunk)
+                )
+            )
+
+
+def _report_skipped(report: RunReport, outcome: Outcome) -> None:
+    """What a reader left out, and why (readers put it in their state)."""
+    skipped = outcome.state.get("skipped")
+    if skipped:
+        report.skipped[outcome.source_id] = dict(skipped)
+        report.collected_since = outcome.state.get("since") or report.collected_since
 
 
 def _store_items(session: Session, outcomes: list[Outcome], now: datetime) -> dict[str, int]:

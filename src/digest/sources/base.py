@@ -21,9 +21,11 @@ from digest.models import Item
 class SourceContext:
     """What a reader gets for one source on one collect.
 
-    ``client`` is the safe, bounded HTTP client (see digest.sources.http); ``state`` is the
+    ``client`` is the safe, bounded HTTP client (see digest.http); ``state`` is the
     source's saved state (etag, last_modified, cursor), which the reader may update and
-    which is saved after a successful read. ``warnings`` are added to the run report.
+    which is saved after a successful read. ``warnings`` are added to the run report;
+    ``removed`` lists guids of this source's stored items deleted at their origin since
+    (a deleted post), which the collect removes from the store.
     ``cpu_pool``, when the collect has one, runs CPU-heavy pure functions (feed parsing)
     in worker processes, so they use the other cores instead of waiting for the GIL.
     """
@@ -36,6 +38,7 @@ class SourceContext:
     state: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     cpu_pool: Executor | None = None
+    removed: list[str] = field(default_factory=list)  # guids gone at the origin (deleted)
 
     def warn(self, message: str) -> None:
         self.warnings.append(f"source '{self.source_id}': {message}")

@@ -11,9 +11,11 @@ a collect.
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -21,14 +23,15 @@ import httpx
 
 from digest.config import BlueskySource, OriginConfig
 from digest.errors import SourceError
+from digest.http import FetchError, fetch
 from digest.models import Item, Media, Origin, SocialPost
 from digest.sanitize import sanitize_html
 from digest.sources.base import SourceContext, register
-from digest.sources.http import FetchError, fetch
 
 POST_TYPE = "app.bsky.feed.post"
 PAGE_SIZE = 100
 MAX_PAGES = 20
+GET_POSTS_MAX = 25  # uris per app.bsky.feed.getPosts
 TITLE_MAX = 90
 LIST_URL = re.compile(r"^https://bsky\.app/profile/([^/]+)/lists/([^/?#]+)")
 PACK_URL = re.compile(r"^https://bsky\.app/starter-pack/([^/]+)/([^/?#]+)")
@@ -65,16 +68,28 @@ def plan_note(config: BlueskySource) -> str:
 
 @register("bluesky")
 class BlueskyReader:
+    def describe(self, config: BlueskySource) -> str:
+        return plan_note(config)
+
     async def read(self, config: BlueskySource, ctx: SourceContext) -> list[Item]:
-        api = Xrpc(config.service, ctx)
+        api: Xrpc = (
+            RecordedXrpc(ctx.settings.resolve_path(config.recorded), ctx)
+            if config.recorded
+            else Xrpc(config.service, ctx)
+        )
         accounts = await self._accounts(config, api, ctx)
         items: list[Item] = []
         failures = 0
+        failed = failed_accounts(ctx)
+        failed.clear()
         for account in accounts:
             try:
-                items.extend(await self._posts(config, account, api, ctx))
+                posts = await self._posts(config, account, api, ctx)
+                items.extend(posts)
+                await self._forget_deleted(account, posts, api, ctx)
             except SourceError as exc:
                 failures += 1
+                failed[account.handle] = exc.message
                 ctx.warn(f"{account.handle}: {exc.message}")
         if accounts and failures == len(accounts):
             raise SourceError(ctx.source_id, "no Bluesky account could be read")
@@ -149,6 +164,33 @@ class BlueskyReader:
                 break
         return items[: config.max_posts]
 
+    async def _forget_deleted(
+        self, account: Account, posts: list[Item], api: Xrpc, ctx: SourceContext
+    ) -> None:
+        """Posts collected before and deleted since are removed from the store, so no
+        later edition shows them. What was collected is kept in the source's state (the
+        window's URIs per account); one missing from this read is asked for by URI, and
+        only one the AppView no longer has is taken as deleted (an older post that just
+        fell past this read's pages is still there)."""
+        seen = {
+            uri: at
+            for uri, at in _seen(ctx).setdefault(account.handle, {}).items()
+            if (moment := _parse_time(at)) is not None and moment >= ctx.since
+        }
+        current = {item.guid: item.published_at.isoformat() for item in posts}
+        missing = [uri for uri in seen if uri not in current]
+        gone: set[str] = set()
+        for start in range(0, len(missing), GET_POSTS_MAX):
+            chunk = missing[start : start + GET_POSTS_MAX]
+            found = await api.get("app.bsky.feed.getPosts", uris=chunk)
+            there = {p.get("uri") for p in found.get("posts", []) if isinstance(p, dict)}
+            gone.update(uri for uri in chunk if uri not in there)
+        kept = {uri: at for uri, at in seen.items() if uri not in gone}
+        _seen(ctx)[account.handle] = kept | current
+        if gone:
+            ctx.removed.extend(sorted(gone))
+            ctx.warn(f"{account.handle}: {len(gone)} post(s) deleted since collected; left out")
+
 
 class Xrpc:
     """GET queries against an AppView through the guarded, size-capped client."""
@@ -185,6 +227,31 @@ class Xrpc:
         return data
 
 
+class RecordedXrpc(Xrpc):
+    """Recorded AppView answers from a folder, for demos and offline tests: the answer to
+    ``method`` for ``actor`` (or ``list``) is ``<folder>/<method>/<actor>.json``; a page
+    after the first is ``<actor>.<cursor>.json``. Nothing goes over the network."""
+
+    def __init__(self, folder: Path, ctx: SourceContext) -> None:
+        super().__init__(str(folder), ctx)
+        self.folder = folder
+
+    async def get(self, method: str, **params: Any) -> dict[str, Any]:
+        who = str(params.get("actor") or params.get("list") or params.get("handle") or "all")
+        name = who.replace("/", "_").replace(":", "_")
+        cursor = params.get("cursor")
+        path = self.folder / method / (f"{name}.{cursor}.json" if cursor else f"{name}.json")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SourceError(self.ctx.source_id, f"{method}: no recorded answer {path}") from None
+        except (OSError, ValueError) as exc:
+            raise SourceError(self.ctx.source_id, f"{method}: {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise SourceError(self.ctx.source_id, f"{method}: {path}: not a JSON object")
+        return data
+
+
 def reset_time(header: str | None) -> str:
     """A rate limit's reset header (Unix seconds) as a readable UTC time."""
     if header is None or not header.strip().isdigit():
@@ -194,6 +261,27 @@ def reset_time(header: str | None) -> str:
 
 def _error_text(content: bytes) -> str:
     return content[:200].decode("utf-8", "replace")
+
+
+def failed_accounts(ctx: SourceContext) -> dict[str, str]:
+    """Accounts the last collect could not read (handle → why), for the roster report."""
+    cursor = ctx.state.setdefault("cursor", {})
+    if not isinstance(cursor, dict):
+        cursor = ctx.state["cursor"] = {}
+    failed = cursor.setdefault("failed_accounts", {})
+    if not isinstance(failed, dict):
+        failed = cursor["failed_accounts"] = {}
+    return failed
+
+
+def _seen(ctx: SourceContext) -> dict[str, dict[str, str]]:
+    cursor = ctx.state.setdefault("cursor", {})
+    if not isinstance(cursor, dict):
+        cursor = ctx.state["cursor"] = {}
+    seen = cursor.setdefault("seen", {})
+    if not isinstance(seen, dict):
+        seen = cursor["seen"] = {}
+    return seen
 
 
 def _dids(ctx: SourceContext) -> dict[str, str]:
@@ -220,6 +308,16 @@ async def _at_uri(value: str, api: Xrpc) -> str:
     return value
 
 
+NO_UNAUTHENTICATED = "!no-unauthenticated"
+
+
+def hidden_from_logged_out(author: dict[str, Any]) -> bool:
+    """The account asked not to be shown to logged-out viewers (Bluesky's own embed and
+    web app respect this self-label; a public email or archive page must too)."""
+    labels = author.get("labels") or []
+    return any(isinstance(lab, dict) and lab.get("val") == NO_UNAUTHENTICATED for lab in labels)
+
+
 def to_item(
     post: dict[str, Any], account: Account, config: BlueskySource, ctx: SourceContext
 ) -> Item | None:
@@ -230,30 +328,109 @@ def to_item(
         ctx.warn(f"{account.handle}: skipped a record of unknown type {record.get('$type')!r}")
         return None
     author = post.get("author") or {}
+    if hidden_from_logged_out(author):
+        return None
     did = str(author.get("did") or "")
-    handle = str(author.get("handle") or account.handle)
     if did:
         _dids(ctx)[account.handle] = did
-    text = str(record.get("text") or "")
-    rkey = uri.rsplit("/", 1)[-1]
-    post_url = f"https://bsky.app/profile/{handle}/post/{rkey}"
-    name = str(author.get("displayName") or handle)
+    card = social_post(post, record)
     media, links = _embed(post.get("embed"), account, ctx)
     return Item(
         source_id=ctx.source_id,
         guid=uri,
-        url=post_url,
-        title=short_title(text) or f"Post by {name}",
+        url=card.post_url,
+        title=short_title(card.text) or f"Post by {card.author_name}",
         origin=account.origin,
         published_at=_published(record, post, ctx.now),
-        summary=sanitize_html(text_html(text, record.get("facets")) + links),
-        author=name,
+        summary=sanitize_html(text_html(card.text, record.get("facets")) + links),
+        author=card.author_name,
         tags=config.tags,
         media=media,
-        post=SocialPost(
-            "bluesky", post_url, handle, name, did or None, _https(author.get("avatar")), text
-        ),
+        post=card,
     )
+
+
+def social_post(post: dict[str, Any], record: dict[str, Any]) -> SocialPost:
+    """A post view (or a quoted record view) as the card's data."""
+    author = post.get("author") or {}
+    handle = str(author.get("handle") or "")
+    uri = str(post.get("uri") or "")
+    rkey = uri.rsplit("/", 1)[-1]
+    post_url = f"https://bsky.app/profile/{handle or author.get('did', '')}/post/{rkey}"
+    text = str(record.get("text") or "")
+    embed = post.get("embed")
+    if embed is None and isinstance(post.get("embeds"), list) and post["embeds"]:
+        embed = post["embeds"][0]  # a quoted record view carries its embeds as a list
+    images, external, quote = _card_embed(embed)
+    created = _parse_time(record.get("createdAt")) or _parse_time(post.get("indexedAt"))
+    return SocialPost(
+        "bluesky",
+        post_url,
+        handle,
+        str(author.get("displayName") or handle),
+        str(author.get("did") or "") or None,
+        _https(author.get("avatar")),
+        text,
+        created_at=created.isoformat() if created else None,
+        facets=facets_of(text, record.get("facets")),
+        images=images,
+        external=external,
+        quote=quote,
+    )
+
+
+def _card_embed(
+    embed: Any,
+) -> tuple[list[dict[str, str]], dict[str, str] | None, dict[str, Any] | None]:
+    """Images, link card and quoted post of an embed view, for the card."""
+    if not isinstance(embed, dict):
+        return [], None, None
+    kind = embed.get("$type")
+    if kind == "app.bsky.embed.images#view":
+        images = []
+        for image in embed.get("images") or []:
+            full = _https(image.get("fullsize")) or _https(image.get("thumb"))
+            if full:
+                thumb = _https(image.get("thumb")) or full
+                images.append({"url": full, "thumb": thumb, "alt": str(image.get("alt") or "")})
+        return images, None, None
+    if kind == "app.bsky.embed.video#view":
+        poster = _https(embed.get("thumbnail"))
+        alt = str(embed.get("alt") or "")
+        return ([{"url": poster, "thumb": poster, "alt": alt}] if poster else []), None, None
+    if kind == "app.bsky.embed.external#view":
+        ext = embed.get("external") or {}
+        link = ext.get("uri")
+        if not (isinstance(link, str) and link.startswith(("https://", "http://"))):
+            return [], None, None
+        card = {
+            "uri": link,
+            "title": str(ext.get("title") or ""),
+            "description": str(ext.get("description") or ""),
+            "thumb": _https(ext.get("thumb")) or "",
+        }
+        return [], card, None
+    if kind == "app.bsky.embed.recordWithMedia#view":
+        images, external, _ = _card_embed(embed.get("media"))
+        _, _, quote = _card_embed(embed.get("record"))
+        return images, external, quote
+    if kind == "app.bsky.embed.record#view":
+        return [], None, _quoted(embed.get("record"))
+    return [], None, None
+
+
+def _quoted(view: Any) -> dict[str, Any] | None:
+    """A quoted post (``app.bsky.embed.record#viewRecord``), or None when it is gone,
+    blocked, not a post, or from an account hidden from logged-out viewers."""
+    if not isinstance(view, dict) or view.get("$type") != "app.bsky.embed.record#viewRecord":
+        return None
+    value = view.get("value") or {}
+    if value.get("$type") != POST_TYPE or hidden_from_logged_out(view.get("author") or {}):
+        return None
+    quoted = social_post(view, value)
+    data = quoted.to_dict()
+    data["quote"] = None  # one level, as Bluesky's embed shows
+    return data
 
 
 def _published(record: dict[str, Any], post: dict[str, Any], now: datetime) -> datetime:
@@ -334,6 +511,51 @@ def text_html(text: str, facets: Any) -> str:
     out.append(html.escape(data[last:].decode("utf-8", "replace")))
     paragraphs = "".join(out).split("\n\n")
     return "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs if p.strip())
+
+
+def facets_of(text: str, facets: Any) -> list[dict[str, Any]]:
+    """A record's facets as the card keeps them: byte ranges on character boundaries,
+    sorted, no overlaps, each with the one feature the card links."""
+    data = text.encode("utf-8")
+    kept: list[dict[str, Any]] = []
+    last = 0
+    for facet in sorted(
+        (f for f in facets if isinstance(f, dict)) if isinstance(facets, list) else [],
+        key=lambda f: (f.get("index") or {}).get("byteStart") or 0,
+    ):
+        index = facet.get("index") or {}
+        start, end = index.get("byteStart"), index.get("byteEnd")
+        if not (isinstance(start, int) and isinstance(end, int) and last <= start < end):
+            continue
+        if end > len(data) or not _on_boundaries(data, start, end):
+            continue
+        for feature in facet.get("features") or []:
+            found = _feature(feature)
+            if found:
+                kept.append({"start": start, "end": end, "kind": found[0], "value": found[1]})
+                last = end
+                break
+    return kept
+
+
+def _on_boundaries(data: bytes, start: int, end: int) -> bool:
+    """Neither offset falls inside a UTF-8 character (continuation bytes are 10xxxxxx)."""
+    return all(i == len(data) or (data[i] & 0xC0) != 0x80 for i in (start, end))
+
+
+def _feature(feature: Any) -> tuple[str, str] | None:
+    if not isinstance(feature, dict):
+        return None
+    kind = feature.get("$type")
+    if kind == "app.bsky.richtext.facet#link":
+        uri = feature.get("uri")
+        if isinstance(uri, str) and uri.startswith(("https://", "http://")):
+            return "link", uri
+    if kind == "app.bsky.richtext.facet#mention" and isinstance(feature.get("did"), str):
+        return "mention", feature["did"]
+    if kind == "app.bsky.richtext.facet#tag" and isinstance(feature.get("tag"), str):
+        return "tag", feature["tag"]
+    return None
 
 
 def _links(facets: Any, size: int) -> list[tuple[int, int, str]]:

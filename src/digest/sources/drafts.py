@@ -17,12 +17,14 @@ from digest.models import Item, Media, Origin
 from digest.sanitize import plain_text, sanitize_html
 from digest.sources.base import SourceContext
 from digest.sources.entries import merge_tags, origin_of, parse_date, split_tags
+from digest.sources.feed_text import excerpt_paragraphs
 
 FIELDS = frozenset(
     {"title", "url", "excerpt", "outlet", "date", "tags", "state", "kind", "quote",
      "quote_by", "image", "image_alt", "body"}
 )  # fmt: skip
 KINDS: tuple[str, ...] = get_args(OriginKind)
+EXCERPT_CHARS = 400  # as a feed's default excerpt_chars
 
 
 class DraftError(ValueError):
@@ -81,6 +83,8 @@ def draft_from(
     draft.image_alt = text.get("image_alt", "")
     if text.get("body"):
         draft.body_html = sanitize_html(text["body"])
+        if not draft.excerpt:  # a Markdown clip: its first paragraph(s) are the excerpt
+            draft.excerpt = " ".join(excerpt_paragraphs(draft.body_html, EXCERPT_CHARS))
     return draft
 
 

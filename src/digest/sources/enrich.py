@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 from digest.errors import DigestError
+from digest.http import fetch
 from digest.sanitize import plain_text
 from digest.sources.base import SourceContext
 from digest.sources.drafts import Draft
-from digest.sources.http import fetch
 
 PAGE_BYTES = 1_000_000
 PARALLEL_PAGES = 8

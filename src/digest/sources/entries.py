@@ -12,9 +12,9 @@ import httpx
 
 from digest.config import OriginConfig
 from digest.errors import SourceError
+from digest.http import FetchError, FetchResult, fetch
 from digest.models import Origin
 from digest.sources.base import SourceContext
-from digest.sources.http import FetchError, FetchResult, fetch
 
 # Date-only values (a CSV cell, curated `date: 2026-11-18`) are placed at noon UTC, which
 # is the same calendar day everywhere from Hawaii to New Zealand.

@@ -9,16 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from digest.config import (
-    BlueskySource,
-    CsvSource,
-    CuratedSource,
-    FeedSource,
-    Settings,
-    SourceConfig,
-    XSource,
-)
-from digest.sources import bluesky, x
+from digest.config import Settings, SourceBase, XSource
+from digest.sources import x
+from digest.sources.base import READERS
 
 
 def collect_plan(settings: Settings, only: Iterable[str] | None = None) -> list[str]:
@@ -33,25 +26,14 @@ def collect_plan(settings: Settings, only: Iterable[str] | None = None) -> list[
     return lines
 
 
-def describe(config: SourceConfig) -> str:
-    if isinstance(config, XSource):
-        return x.plan_note(config)
-    if isinstance(config, BlueskySource):
-        return bluesky.plan_note(config)
-    if isinstance(config, FeedSource):
-        return f"feed: {config.url or config.path}"
-    if isinstance(config, CsvSource):
-        return f"CSV: {config.url or config.path}" + _enrich(config.enrich)
-    if isinstance(config, CuratedSource):
-        return f"curated items in {config.path}" + _enrich(config.enrich)
-    return f"type {config.type}"  # pragma: no cover - every source type is listed above
+def describe(config: SourceBase) -> str:
+    """The reader's description if it has one (it may know costs), else the config's."""
+    reader = READERS.get(config.type)
+    described = getattr(reader, "describe", None)
+    return str(described(config)) if callable(described) else config.describe()
 
 
-def _enrich(enrich: bool) -> str:
-    return ", and the pages of items given as a bare URL" if enrich else ""
-
-
-def _x_total(configs: list[SourceConfig]) -> list[str]:
+def _x_total(configs: list[SourceBase]) -> list[str]:
     sources = [c for c in configs if isinstance(c, XSource)]
     if not sources:
         return []

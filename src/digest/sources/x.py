@@ -11,6 +11,7 @@ collect shows what it would cost.
 from __future__ import annotations
 
 import html
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +19,11 @@ import httpx
 
 from digest.config import XSource
 from digest.errors import ConfigError, SourceError
+from digest.http import FetchError, bounded_body
 from digest.models import Item, Media, Origin, SocialPost
 from digest.sanitize import sanitize_html
 from digest.sources.base import SourceContext, register
-from digest.sources.bluesky import reset_time, short_title
+from digest.sources.bluesky import failed_accounts, reset_time, short_title
 
 API = "https://api.x.com/2"
 # The X API's pay-per-use price, in US dollars, for reading one post of another account.
@@ -68,6 +70,9 @@ def plan_note(config: XSource) -> str:
 
 @register("x")
 class XReader:
+    def describe(self, config: XSource) -> str:
+        return plan_note(config)
+
     async def read(self, config: XSource, ctx: SourceContext) -> list[Item]:
         if not config.enabled:
             ctx.warn(f"X collection is off (set enabled: true to opt in); it {cost_note(config)}")
@@ -78,10 +83,13 @@ class XReader:
             raise SourceError(ctx.source_id, "; ".join(exc.problems)) from None
         api = XApi(ctx, token)
         items: list[Item] = []
+        failed = failed_accounts(ctx)
+        failed.clear()
         for account in config.accounts:
             try:
                 items.extend(await self._account(config, account.handle, account.origin, api, ctx))
             except SourceError as exc:
+                failed[account.handle] = exc.message
                 ctx.warn(f"@{account.handle}: {exc.message}")
         return items
 
@@ -140,11 +148,11 @@ class XApi:
             async with self.ctx.client.stream(
                 "GET", f"{API}{path}", params=query, headers=self.headers
             ) as response:
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body.extend(chunk)
-                    if len(body) > cap:
-                        raise SourceError(self.ctx.source_id, f"{path}: answer over {cap} bytes")
+                body, truncated = await bounded_body(response, cap)
+                if truncated:
+                    raise SourceError(self.ctx.source_id, f"{path}: answer over {cap} bytes")
+        except FetchError as exc:
+            raise SourceError(self.ctx.source_id, f"{path}: {exc}") from None
         except httpx.HTTPError as exc:
             raise SourceError(self.ctx.source_id, f"{path}: {type(exc).__name__}") from None
         if response.status_code == 429:
@@ -154,7 +162,7 @@ class XApi:
             )
         if response.status_code != 200:
             raise SourceError(self.ctx.source_id, f"{path}: HTTP {response.status_code}")
-        data = httpx.Response(200, content=bytes(body)).json()
+        data = httpx.Response(200, content=body).json()
         if not isinstance(data, dict):
             raise SourceError(self.ctx.source_id, f"{path}: unexpected answer")
         return data
@@ -195,7 +203,6 @@ def _item(
     url = f"https://x.com/{username}/status/{tweet_id}"
     text, summary = _text_and_html(tweet)
     created = _time(tweet.get("created_at")) or ctx.now
-    avatar = author.get("profile_image_url")
     return Item(
         source_id=ctx.source_id,
         guid=tweet_id,
@@ -207,16 +214,83 @@ def _item(
         author=name,
         tags=config.tags,
         media=_media(tweet, media),
-        post=SocialPost(
-            "x",
-            url,
-            username,
-            name,
-            None,
-            avatar if isinstance(avatar, str) and avatar.startswith("https://") else None,
-            text,
-        ),
+        post=x_card(tweet, author, media, url),
     )
+
+
+def x_card(
+    tweet: dict[str, Any], author: dict[str, Any], media: dict[Any, dict[str, Any]], url: str
+) -> SocialPost:
+    """A post's card data from its entities, in the shape Bluesky cards use: text with
+    t.co links shown as their display URL, facets (byte offsets) for links, mentions and
+    hashtags, every image with its alt text."""
+    username = str(author.get("username") or url.split("/")[3])
+    avatar = author.get("profile_image_url")
+    text, facets = x_text_and_facets(tweet)
+    created = _time(tweet.get("created_at"))
+    return SocialPost(
+        "x",
+        url,
+        username,
+        str(author.get("name") or username),
+        None,
+        avatar if isinstance(avatar, str) and avatar.startswith("https://") else None,
+        text,
+        created_at=created.isoformat() if created else None,
+        facets=facets,
+        images=[{"url": m.url, "thumb": m.url, "alt": m.alt} for m in _media(tweet, media)],
+    )
+
+
+def x_text_and_facets(tweet: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The post's text (HTML entities X escapes undone, t.co links replaced by what X
+    shows, media links dropped) and facets for its links, mentions and hashtags.
+
+    Entities are found by their text from their start index on, not trusted by index
+    alone: X counts indices over its escaped text and in code points."""
+    source = html.unescape(str(tweet.get("text") or ""))
+    entities = tweet.get("entities") or {}
+    found: list[tuple[int, int, str, str, str]] = []  # start, end, shown, kind, value
+    for entity in entities.get("urls") or []:
+        short, expanded = entity.get("url"), entity.get("expanded_url")
+        if not (isinstance(short, str) and isinstance(expanded, str)):
+            continue
+        shown = "" if entity.get("media_key") else str(entity.get("display_url") or expanded)
+        if shown and not expanded.startswith(("https://", "http://")):
+            continue
+        found.append((*_locate(source, short, entity), shown, "link", expanded))
+    for entity in entities.get("mentions") or []:
+        name = entity.get("username")
+        if isinstance(name, str):
+            found.append((*_locate(source, "@" + name, entity), "@" + name, "mention", name))
+    for entity in (entities.get("hashtags") or []) + (entities.get("cashtags") or []):
+        tag = entity.get("tag")
+        if isinstance(tag, str):
+            found.append((*_locate(source, "#" + tag, entity), "#" + tag, "tag", tag))
+    out, facets, last, size = [], [], 0, 0
+    for start, end, shown, kind, value in sorted(f for f in found if f[0] >= 0):
+        if start < last:
+            continue
+        before = source[last:start]
+        out.append(before)
+        size += len(before.encode())
+        if shown:
+            facets.append(
+                {"start": size, "end": size + len(shown.encode()), "kind": kind, "value": value}
+            )
+            out.append(shown)
+            size += len(shown.encode())
+        last = end
+    out.append(source[last:])
+    return "".join(out).strip(), facets
+
+
+def _locate(text: str, needle: str, entity: dict[str, Any]) -> tuple[int, int]:
+    pattern = re.compile(re.escape(needle), re.IGNORECASE)
+    hint = entity.get("start")
+    match = pattern.search(text, max(0, int(hint) - 8)) if isinstance(hint, int) else None
+    match = match or pattern.search(text)
+    return (match.start(), match.end()) if match else (-1, -1)
 
 
 def _text_and_html(tweet: dict[str, Any]) -> tuple[str, str]:

@@ -16,6 +16,8 @@ from digest.models import Item
 from digest.store.tables import ItemRow
 
 Outcome = Literal["new", "updated", "unchanged"]
+# Item.extra key of an entry that had no (trustworthy) date: dated when first seen.
+UNDATED = "undated"
 # Tracking parameters that make one story look like many.
 _TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref_src")
 
@@ -44,7 +46,8 @@ def upsert_items(session: Session, items: Iterable[Item], now: datetime) -> dict
     - the same canonical URL from another source is the same story: the first source
       keeps it, and the copy counts as unchanged (so two sources never overwrite each
       other on every collect);
-    - duplicates inside one batch follow the same rules.
+    - duplicates inside one batch follow the same rules;
+    - an item marked undated (``extra["undated"]``) keeps the date stored for it.
     """
     batch = list(items)
     canons = [canonical_url(i.url) if i.url else f"guid:{i.guid}" for i in batch]
@@ -56,10 +59,14 @@ def upsert_items(session: Session, items: Iterable[Item], now: datetime) -> dict
     counts: dict[Outcome, int] = {"new": 0, "updated": 0, "unchanged": 0}
     inserts: list[dict[str, Any]] = []
     for item, canon in zip(batch, canons, strict=True):
+        same_source = by_key.get((item.source_id, item.guid))
+        if same_source is not None and item.extra.get(UNDATED):
+            # An undated entry keeps the date it was first seen: it belongs to that
+            # period once, instead of moving into every edition.
+            item.published_at = _get(same_source, "published_at")
         data = item.to_dict()
         data.pop("id", None)
         digest = content_hash(data)
-        same_source = by_key.get((item.source_id, item.guid))
         target = same_source if same_source is not None else by_canon.get(canon)
         if target is None:
             row = _new_row(item, canon, digest, data, now)

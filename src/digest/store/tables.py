@@ -105,6 +105,8 @@ class EditionRow(Base):
     html: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
     web_html: Mapped[str] = mapped_column(Text)
+    # nonce of the recipient markers in html/text ("" = the bare markers of old rows)
+    markers: Mapped[str] = mapped_column(String(32), default="", server_default="")
     created_at: Mapped[datetime]
     approved_at: Mapped[datetime | None]
     approved_by: Mapped[str | None] = mapped_column(String(320))
@@ -225,6 +227,8 @@ class SocialPostRow(Base):
     url: Mapped[str | None] = mapped_column(String(1000))
     error: Mapped[str | None] = mapped_column(Text)
     posted_at: Mapped[datetime | None]
+    # when the part's first attempt began: a reconciled post must be newer (X duplicates)
+    attempted_at: Mapped[datetime | None]
 
 
 class RunRow(Base):

@@ -17,6 +17,7 @@ from digest.render import Renderer
 from digest.store import Store
 from digest.web import approval, archive, desk, public
 from digest.web.auth import SessionCodec
+from digest.web.limits import BodyLimit
 from digest.web.pages import page
 from digest.web.ratelimit import RateLimiter
 
@@ -77,6 +78,7 @@ def create_app(
             ProxyHeadersMiddleware,
             trusted_hosts=list(settings.web.trusted_proxies),
         )
+    app.add_middleware(BodyLimit)  # request body caps per route (digest.web.limits)
     return app
 
 

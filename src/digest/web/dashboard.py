@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from digest.config import Settings
-from digest.schedule.triggers import next_send_time
 from digest.store import Store
 from digest.store.tables import EditionRow, RunRow, SocialPostRow, SubscriptionRow
+from digest.triggers import next_send_time
 
 
 @dataclass(frozen=True)

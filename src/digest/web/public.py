@@ -215,7 +215,13 @@ def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
 
 @router.post("/u/{token}", response_class=HTMLResponse)
 async def unsubscribe_post(request: Request, token: str) -> Response:
-    """One click: 200 and unsubscribed, never a redirect; repeating it is 200 too."""
+    """One click: 200 and unsubscribed, never a redirect; repeating it is 200 too.
+    The token is checked before any of the body is read."""
+    settings = settings_of(request)
+    try:
+        subscriber_id, list_name = read_subscriber_token(settings, "unsubscribe", token)
+    except BadToken as exc:
+        return _bad_link(request, exc)
     if not await _is_one_click(request):
         return page(
             request,
@@ -223,9 +229,7 @@ async def unsubscribe_post(request: Request, token: str) -> Response:
             {"message": "The request did not say List-Unsubscribe=One-Click.", "expired": False},
             status_code=400,
         )
-    settings = settings_of(request)
     try:
-        subscriber_id, list_name = read_subscriber_token(settings, "unsubscribe", token)
         await run_in_threadpool(
             one_click_unsubscribe, settings, store_of(request), token, now_of(request)
         )

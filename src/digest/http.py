@@ -19,7 +19,8 @@ import functools
 import ipaddress
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -38,6 +39,11 @@ SocketOption = (
 # many), and a collect rarely asks one host twice.
 KEEPALIVE = 4
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Only the encodings whose decoder can stop at a given output size (zlib's max_length)
+# are asked for. httpx's own decoders inflate a whole network chunk at once: a 33 KB
+# zstd body became 2.2 GB in memory before any cap could look at it. A server that
+# answers with another encoding anyway (br, zstd, stacked encodings) is refused.
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 class FetchError(DigestError):
@@ -253,7 +259,7 @@ def make_client(
         timeout=httpx.Timeout(network.timeout),
         follow_redirects=False,
         max_redirects=network.max_redirects,
-        headers={"User-Agent": network.user_agent},
+        headers={"User-Agent": network.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
     )
 
 
@@ -332,12 +338,85 @@ async def _get_once(
         if declared.isdigit() and int(declared) > max_bytes:
             result.truncated = True
             return result
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body.extend(chunk)
-            if len(body) > max_bytes:
-                result.truncated = True
-                del body[max_bytes:]
-                break
-        result.content = bytes(body)
+        body, result.truncated = await bounded_body(response, max_bytes)
+        result.content = body
         return result
+
+
+class _Inflater:
+    """gzip (any number of members) or deflate (zlib-wrapped or raw, as httpx accepts),
+    decoded at most ``limit`` bytes at a time so a bomb never inflates past the cap."""
+
+    def __init__(self, encoding: str) -> None:
+        self.gzip = encoding in ("gzip", "x-gzip")
+        self.started = False
+        self.inner = self._new()
+
+    def _new(self, raw: bool = False) -> zlib._Decompress:
+        wbits = zlib.MAX_WBITS | 16 if self.gzip else (-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+        return zlib.decompressobj(wbits)
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        """Up to ``limit`` + 1 bytes of output (one more tells the caller it is over)."""
+        out = bytearray()
+        while data and len(out) <= limit:
+            try:
+                out += self.inner.decompress(data, limit + 1 - len(out))
+            except zlib.error:
+                if self.gzip or self.started:
+                    raise
+                self.inner = self._new(raw=True)  # a server's "deflate" without the header
+                out += self.inner.decompress(data, limit + 1 - len(out))
+            self.started = True
+            data = self.inner.unconsumed_tail
+            if self.inner.eof and self.inner.unused_data:  # the next gzip member
+                data, self.inner = self.inner.unused_data, self._new()
+        return bytes(out)
+
+
+def _content_encoding(response: httpx.Response) -> str:
+    codings = [
+        c.strip().lower()
+        for c in response.headers.get("content-encoding", "").split(",")
+        if c.strip() and c.strip().lower() != "identity"
+    ]
+    if not codings:
+        return "identity"
+    if len(codings) > 1 or codings[0] not in ("gzip", "x-gzip", "deflate"):
+        raise FetchError(
+            f"refused {response.url}: content encoding '{', '.join(codings)}' is not one "
+            f"digest can decode within its size cap (it asks for {ACCEPT_ENCODING})"
+        )
+    return str(codings[0])
+
+
+async def bounded_body(response: httpx.Response, max_bytes: int) -> tuple[bytes, bool]:
+    """The decoded body, cut at ``max_bytes`` as it is decoded: (body, truncated).
+
+    Reads the raw stream and inflates it here, never holding more than ``max_bytes``
+    decoded plus one network chunk, whatever the compression ratio."""
+    encoding = _content_encoding(response)
+    try:  # a response built in memory (an injected transport) was decoded when made
+        loaded = response.content
+    except httpx.ResponseNotRead:
+        pass
+    else:
+        return loaded[:max_bytes], len(loaded) > max_bytes
+    inflater = None if encoding == "identity" else _Inflater(encoding)
+    body = bytearray()
+    raw: AsyncIterator[bytes] = response.aiter_raw()
+    try:
+        async for chunk in raw:
+            room = max_bytes - len(body)
+            try:
+                decoded = chunk if inflater is None else inflater.decode(chunk, room)
+            except zlib.error as exc:
+                message = f"could not decode the {encoding} body of {response.url}: {exc}"
+                raise FetchError(message) from None
+            if len(decoded) > room:
+                body += decoded[:room]
+                return bytes(body), True
+            body += decoded
+    finally:
+        await response.aclose()
+    return bytes(body), False
