@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from digest import urls
 from digest.config import Settings
 from digest.delivery.system import send_system_message, system_message
 from digest.delivery.tokens import (
+    CONFIRM_MAX_AGE,
     LEGACY_PREFERENCES_UNTIL,
     PREFERENCES_MAX_AGE,
     BadToken,
@@ -215,6 +216,13 @@ def _spend_confirm(session: Session, token: str, email: str, now: datetime) -> b
     key = confirm_spent_key(token)
     if session.get(SpentTokenRow, key) is not None:
         return True
+    # a link older than its 72 hours is refused anyway: its record is no longer needed
+    session.execute(
+        delete(SpentTokenRow).where(
+            SpentTokenRow.purpose == "confirm",
+            SpentTokenRow.spent_at < now - CONFIRM_MAX_AGE - timedelta(hours=1),
+        )
+    )
     session.add(SpentTokenRow(token_hash=key, purpose="confirm", spent_at=now, spent_by=email))
     return False
 

@@ -6,9 +6,9 @@ import email
 import json
 import re
 import shutil
-from html import unescape
 from email.message import Message
 from email.policy import default as default_policy
+from html import unescape
 from pathlib import Path
 
 import pytest

@@ -209,7 +209,7 @@ def test_preview_page_frames_the_email_at_phone_and_desktop_width(
     edition_id = add_edition(store, period_end=now)
     login(client)
     html = client.get(f"/desk/editions/{edition_id}").text
-    assert 'width="375"' in html and 'width="1024"' in html
+    assert 'width="375"' in html and 'width="600"' in html
     frame = client.get(f"/desk/editions/{edition_id}/email.html")
     assert frame.status_code == 200
     assert "Hello Reader" in frame.text and "%%DIGEST" not in frame.text

@@ -39,16 +39,17 @@ def serve(
     from digest.store import open_store
     from digest.web import create_app
     from digest.web.accesslog import uvicorn_log_config
-    from digest.web.auth import configured_hash
     from digest.web.ratelimit import RateLimiter
+    from digest.web.users import sign_in_enabled
 
     settings = settings_from(ctx)
     require_signing_key(settings, "serve")
     store = open_store(settings.store.url)
-    if configured_hash(settings) is None:
+    if not sign_in_enabled(settings, store):
         err_console.print(
-            "note: no staff password hash configured (web.staff_password_hash); "
-            "the staff desk will refuse sign-ins"
+            "note: no staff accounts and no staff password hash configured "
+            "(web.staff_password_hash); the staff desk will refuse sign-ins until you run "
+            "'digest web add-user EMAIL --role admin'"
         )
     application = create_app(
         settings, store, signup_limiter=RateLimiter(per_minute=signup_rate, burst=signup_burst)

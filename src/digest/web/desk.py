@@ -205,7 +205,7 @@ async def login_submit(request: Request) -> Response:
     try:
         email = normalize_email(str(form.get("email", "")))
         credentials = credentials_for(settings, store, email)
-        password_ok = credentials is not None and await run_in_threadpool(
+        password_ok = await run_in_threadpool(
             check_password, credentials, str(form.get("password", ""))
         )
     except InvalidAddress:

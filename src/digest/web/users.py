@@ -19,6 +19,7 @@ change of the bootstrap hash in the environment ends those sessions too).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from digest.errors import DigestError
 from digest.store import Store
 from digest.store.tables import StaffSessionRow, StaffUserRow
 from digest.subscribers import InvalidAddress, normalize_email
-from digest.web.auth import configured_hash, verify_password
+from digest.web.auth import configured_hash, hash_password, verify_password
 
 Role = Literal["editor", "publisher", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -187,9 +188,18 @@ def sign_in_enabled(settings: Settings, store: Store) -> bool:
         return session.scalar(select(StaffUserRow.id).limit(1)) is not None
 
 
-def check_password(credentials: Credentials, password: str) -> bool:
-    """Raises PasswordHashError for a malformed hash."""
+def check_password(credentials: Credentials | None, password: str) -> bool:
+    """Raises PasswordHashError for a malformed hash. Without credentials a stand-in hash
+    is checked all the same, so the time taken does not tell whether an account exists."""
+    if credentials is None:
+        verify_password(password, _stand_in_hash())
+        return False
     return verify_password(password, credentials.password_hash)
+
+
+@functools.cache
+def _stand_in_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def _id_hash(session_id: str) -> str:
