@@ -465,18 +465,19 @@ async def _round(run: SendRun) -> None:
 class _Dispatcher:
     """Hands each worker one claimed copy at a time (group commit).
 
-    A worker returns its last outcome and asks for the next copy; every request queued
-    in one turn of the event loop is served by one transaction that records the
-    outcomes and claims the next copies. So a worker never holds more than one claim,
-    and its copy's outcome is committed before it gets another: after a crash at most
-    one copy per connection is resent.
+    A worker returns its last outcome and asks for the next copy. One flusher at a time
+    runs the transaction that records the outcomes queued so far and claims the next
+    copies, in a thread, so the event loop keeps talking SMTP meanwhile; requests that
+    arrive during a flush go into the next one. A worker never holds more than one
+    claim, and its copy's outcome is committed before it gets another: after a crash
+    at most one copy per connection is resent.
     """
 
     def __init__(self, run: SendRun) -> None:
         self.run = run
         self.waiting: list[tuple[asyncio.Future[ledger.Claimed | None], bool]] = []
         self.outcomes: list[ledger.Outcome] = []
-        self.scheduled = False
+        self.flusher: asyncio.Task[None] | None = None
 
     async def next(
         self, outcome: ledger.Outcome | None, want: bool = True
@@ -486,19 +487,25 @@ class _Dispatcher:
             self.outcomes.append(outcome)
         future: asyncio.Future[ledger.Claimed | None] = loop.create_future()
         self.waiting.append((future, want))
-        if not self.scheduled:
-            self.scheduled = True
-            loop.call_soon(self._flush)
+        if self.flusher is None:
+            self.flusher = asyncio.create_task(self._flush_all())
         return await future
 
-    def _flush(self) -> None:
-        self.scheduled = False
+    async def _flush_all(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the other replies of this loop turn join in
+            while self.waiting:
+                await self._flush()
+        finally:
+            self.flusher = None
+
+    async def _flush(self) -> None:
         waiting, self.waiting = self.waiting, []
         outcomes, self.outcomes = self.outcomes, []
         stopping = STOP.is_set() or self.run.paused is not None
         wanted = [future for future, want in waiting if want and not stopping]
         try:
-            claims = self.run.commit(outcomes, len(wanted))
+            claims = await asyncio.to_thread(self.run.commit, outcomes, len(wanted))
         except BaseException as exc:
             for future, _ in waiting:
                 future.set_exception(exc)
