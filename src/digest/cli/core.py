@@ -283,8 +283,18 @@ def run(
     for name in names:
         check_newsletter(settings, name)
     store = open_store(settings.store.url)
-    for report in run_all(settings, names, parse_at(at), store, not no_collect):
+    reports = run_all(settings, names, parse_at(at), store, not no_collect)
+    for report in reports:
         print_report(report)
+    pending = [r for r in reports if r.deferred]
+    for report in pending:
+        console.print(
+            f"[yellow]{report.newsletter}: {report.deferred} copies are still pending[/]: "
+            "'digest schedule' retries them until the edition's deadline, or run this "
+            "command again."
+        )
+    if pending:
+        raise typer.Exit(1)
 
 
 DEMO_AT = "2026-11-20T16:00-05:00"
