@@ -209,6 +209,11 @@ def send_edition(
     may run this for one edition at once: each claims its own copies.
     """
     clock = Clock(now)
+    if threading.current_thread() is threading.main_thread():
+        # A stop asked of an earlier send in this process is not this one's (in the
+        # main thread signals reach STOP only while a send runs; the scheduler's
+        # threads keep theirs until the daemon ends).
+        STOP.clear()
     with store.session() as session:
         row = session.get(EditionRow, edition_id)
         if row is None:
