@@ -415,6 +415,7 @@ async def _deliver_rounds(run: SendRun) -> None:
     edition_id = run.content.id
     last_release = time.monotonic()
     waited_for_others = 0.0
+    linger_until: float | None = None
     while run.paused is None and not STOP.is_set():
         await _round(run)
         if run.paused is not None or STOP.is_set():
@@ -432,7 +433,9 @@ async def _deliver_rounds(run: SendRun) -> None:
             await _sleep_unless_stopped(OTHERS_POLL)
             continue
         wait = (due - run.clock()).total_seconds()
-        if wait > run.linger:
+        if linger_until is None:
+            linger_until = time.monotonic() + run.linger  # from the first deferral on
+        if time.monotonic() + max(0.0, wait) > linger_until:
             return  # later retries are the next run's (or the scheduler's) job
         await _sleep_unless_stopped(min(MAX_SLEEP, max(0.0, wait)))
         if time.monotonic() - last_release > RELEASE_EVERY:
@@ -449,8 +452,9 @@ def _others_in_flight(run: SendRun, waited: float) -> bool:
     edition_id = run.content.id
 
     def look(session: Session) -> int:
-        ledger.release_abandoned(session, edition_id, run.clock())
-        return ledger.in_flight_elsewhere(session, edition_id, run.owner)
+        # released copies of a dead worker are due now: the next round sends them
+        released = ledger.release_abandoned(session, edition_id, run.clock())
+        return released + ledger.in_flight_elsewhere(session, edition_id, run.owner)
 
     return in_transaction(run.store, look) > 0
 
