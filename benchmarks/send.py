@@ -1,12 +1,18 @@
 """Throughput of `digest send` against Postfix's C load generator, in the same run.
 
     .venv/bin/python benchmarks/send.py --subscribers 100000
+    .venv/bin/python benchmarks/send.py --subscribers 20000 --workers 3   # PostgreSQL
 
 Both send ~20 KB messages into Postfix's `smtp-sink` on loopback. The reference is
 `smtp-source -d -s 10` (C, one pre-built message, 10 parallel sessions). digest sends
 personalized copies (own To, tokens, Message-ID) with the delivery ledger on, through
 the real `send_edition`. Prints both rates, digest's peak RSS, and last
 `send_rate_ratio=<digest_rate / smtp_source_rate>`.
+
+With ``--workers N`` the store is PostgreSQL (``--postgres``, default
+$DIGEST_TEST_POSTGRES or postgresql://postgres@127.0.0.1:5432/test, in a schema of its
+own): one edition is sent by one `digest send` process, then another edition of the
+same size by N processes at once; prints both rates and `scaleout_ratio=<N / 1>`.
 
 smtp-sink and smtp-source come from the Debian postfix package, unpacked (not
 installed) into ~/.cache/digest-bench when they are not on PATH.
@@ -28,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+PG = "postgresql://postgres@127.0.0.1:5432/test"
 CACHE = Path(os.environ.get("DIGEST_BENCH_CACHE", Path.home() / ".cache" / "digest-bench"))
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -104,7 +111,7 @@ def edition_body() -> tuple[str, str]:
     return html, text
 
 
-def config(workdir: Path, port: int, pool: int) -> dict[str, Any]:
+def config(workdir: Path, port: int, pool: int, url: str | None = None) -> dict[str, Any]:
     return {
         "organization": {
             "name": "Bench Federation",
@@ -112,7 +119,7 @@ def config(workdir: Path, port: int, pool: int) -> dict[str, Any]:
             "site_url": "https://digest.example.org",
             "sender": {"name": "Bench Federation", "email": "news@example.org"},
         },
-        "store": {"url": f"sqlite:///{workdir / 'bench.db'}"},
+        "store": {"url": url or f"sqlite:///{workdir / 'bench.db'}"},
         "output_dir": str(workdir / "out"),
         "sources": {
             "blog": {"type": "feed", "path": str(workdir / "feed.xml"), "origin": {"name": "Blog"}}
@@ -138,7 +145,7 @@ def config(workdir: Path, port: int, pool: int) -> dict[str, Any]:
     }
 
 
-def populate(workdir: Path, raw: dict[str, Any], subscribers: int) -> None:
+def populate(workdir: Path, raw: dict[str, Any], subscribers: int, editions: int = 1) -> None:
     from sqlalchemy import insert
 
     from digest.store import open_store
@@ -181,26 +188,27 @@ def populate(workdir: Path, raw: dict[str, Any], subscribers: int) -> None:
                     for i in ids
                 ],
             )
-        session.add(
-            EditionRow(
-                newsletter="weekly",
-                period_key="bench",
-                period_start=now,
-                period_end=now,
-                title="Weekly",
-                subject="Working People Weekly: November 20",
-                status="approved",
-                sections=[],
-                html=html,
-                text=text,
-                web_html="",
-                created_at=now,
+        for number in range(1, editions + 1):
+            session.add(
+                EditionRow(
+                    newsletter="weekly",
+                    period_key=f"bench{number}",
+                    period_start=now,
+                    period_end=now,
+                    title="Weekly",
+                    subject="Working People Weekly: November 20",
+                    status="approved",
+                    sections=[],
+                    html=html,
+                    text=text,
+                    web_html="",
+                    created_at=now,
+                )
             )
-        )
     store.dispose()
 
 
-def child(workdir: Path) -> None:
+def child(workdir: Path, edition_id: int = 1) -> None:
     """The measured digest send, in its own process so its peak RSS is its own."""
     from digest.config import validate_config
     from digest.delivery import send_edition
@@ -212,7 +220,7 @@ def child(workdir: Path) -> None:
     store = open_store(raw["store"]["url"])
     report = RunReport()
     started = time.perf_counter()
-    send_edition(settings, store, 1, report)
+    send_edition(settings, store, edition_id, report)
     elapsed = time.perf_counter() - started
     print(
         json.dumps(
@@ -255,8 +263,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--pool", type=int, default=10, help="SMTP connections")
+    parser.add_argument("--workers", type=int, help="N senders on PostgreSQL (scale-out)")
+    parser.add_argument("--postgres", default=os.environ.get("DIGEST_TEST_POSTGRES", PG))
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--edition", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child and not os.environ.get("DIGEST_BENCH_PROFILE"):
+        child(args.child, args.edition)
+        return
+    if args.workers:
+        scaleout(args)
+        return
     if args.child:
         if os.environ.get("DIGEST_BENCH_PROFILE"):  # where the time goes, on stderr
             import cProfile
@@ -294,6 +311,71 @@ def main() -> None:
     )
     print(f"smtp-source -d -s 10: {count:,} messages at {reference:,.0f} msg/s")
     print(f"send_rate_ratio={digest_rate / reference:.3f}")
+
+
+def run_workers(workdir: Path, edition: int, workers: int) -> float:
+    """N `digest send` processes on one edition; returns the wall time until all end."""
+    command = [sys.executable, __file__, "--child", str(workdir), "--edition", str(edition)]
+    started = time.perf_counter()
+    procs = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(workers)]
+    for proc in procs:
+        if proc.wait() != 0:
+            raise RuntimeError(f"a worker exited {proc.returncode}")
+    return time.perf_counter() - started
+
+
+def sent_count(url: str, edition: int) -> int:
+    from sqlalchemy import func, select
+
+    from digest.store import open_store
+    from digest.store.tables import DeliveryRow
+
+    store = open_store(url)
+    with store.session() as session:
+        count = session.scalar(
+            select(func.count()).where(
+                DeliveryRow.edition_id == edition, DeliveryRow.status == "sent"
+            )
+        )
+    store.dispose()
+    return int(count or 0)
+
+
+def scaleout(args: argparse.Namespace) -> None:
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    server = create_engine(args.postgres.replace("postgresql://", "postgresql+psycopg://", 1))
+    schema = f"digest_bench_{uuid.uuid4().hex[:10]}"
+    with server.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{args.postgres}?options=-csearch_path%3D{schema}"
+    sink, _, env = postfix_tools()
+    port = free_port()
+    sink_proc = subprocess.Popen([str(sink), "-u", "nobody", f"127.0.0.1:{port}", "2000"], env=env)
+    try:
+        wait_port(port)
+        with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
+            workdir = Path(tmp)
+            raw = config(workdir, port, args.pool, url)
+            (workdir / "config.json").write_text(json.dumps(raw))
+            print(f"populating {args.subscribers:,} subscribers on PostgreSQL …", flush=True)
+            populate(workdir, raw, args.subscribers, editions=2)
+            one_time = run_workers(workdir, 1, 1)
+            one = sent_count(url, 1)
+            many_time = run_workers(workdir, 2, args.workers)
+            many = sent_count(url, 2)
+    finally:
+        sink_proc.terminate()
+        sink_proc.wait()
+        with server.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        server.dispose()
+    rate_one, rate_many = one / one_time, many / many_time
+    print(f"1 worker:  {one:,} sent in {one_time:.1f}s = {rate_one:,.0f} msg/s")
+    print(f"{args.workers} workers: {many:,} sent in {many_time:.1f}s = {rate_many:,.0f} msg/s")
+    print(f"scaleout_ratio={rate_many / rate_one:.3f}")
 
 
 if __name__ == "__main__":

@@ -260,3 +260,65 @@ def test_a_database_error_is_one_line_and_leaves_no_claim(
     counts = sink.counts()
     assert len(counts) == 200
     assert sum(counts.values()) - 200 <= 4  # at most the copies in flight (pool_size 4)
+
+
+def test_a_run_with_deferred_copies_stays_sending_and_the_scheduler_finishes_it(
+    make_settings: Callable[..., Settings], sink: Sink, now: datetime
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from digest.schedule import run_period
+    from digest.schedule.daemon import Daemon
+    from digest.timing import period_ending
+
+    channel = {
+        "type": "smtp",
+        "host": "127.0.0.1",
+        "port": sink.port,  # type: ignore[attr-defined]
+        "security": "none",
+        "retry_delay": 600,
+    }
+    letter = {"title": "Weekly", "schedule": "fri 16:00", "timezone": "America/New_York"}
+    settings = make_settings(
+        channels={"smtp": channel},
+        newsletters={"weekly": {**letter, "formats": ["weekly_list"], "channels": ["smtp"]}},
+        organization={
+            "name": "Test Federation",
+            "postal_address": "1 Test Street, Testville, TS 00000",
+            "site_url": "https://digest.example.org",
+            "sender": {"name": "Test Federation", "email": "news@example.org"},
+            "staff_email": "staff@example.org",
+        },
+    )
+    store = open_store(settings.store.url)
+    fire = datetime(2026, 11, 20, 16, tzinfo=ZoneInfo("America/New_York"))
+    period = period_ending(fire, timedelta(days=7), "America/New_York")
+    add_many(store, now, 20)
+    edition = make_edition(store, now, period_key=period.key)
+    greylisted = {"m3@example.net", "m7@example.net"}
+    sink.rcpt_reply = lambda rcpt: "451 4.7.1 greylisted" if rcpt in greylisted else None
+
+    def runner(settings: Settings, newsletter_id: str, **_: Any) -> RunReport:
+        report = RunReport(newsletter=newsletter_id)
+        send_edition(settings, store, edition, report, now=now, linger=0)
+        return report
+
+    first = run_period(settings, store, "weekly", fire, now=now, runner=runner)
+    assert first.outcome == "sending" and first.record is not None
+    assert first.record.error is None  # deferred is not failed
+    assert edition_status(store, edition) == "sending"
+    notices = [rcpt for rcpt, _ in sink.received if rcpt == "staff@example.org"]
+    assert len(notices) == 1
+    [notice] = sink.messages_to("staff@example.org")
+    assert "Deferred" in notice["Subject"]
+    assert f"digest send weekly --edition {edition}" in notice.get_payload(decode=True).decode()
+    # a minute later nothing is due yet; after the backoff the greylisting has passed
+    daemon = Daemon(settings, store, clock=lambda: now + timedelta(minutes=20))
+    sink.rcpt_reply = lambda _rcpt: None
+    daemon.catch_up(now + timedelta(minutes=20))
+    assert delivery_statuses(store, edition) == {"sent": 20}
+    assert edition_status(store, edition) == "sent"
+    again = run_period(settings, store, "weekly", fire, now=now + timedelta(hours=1))
+    assert again.outcome == "already_done" and again.status == "succeeded"
+    assert len([r for r, _ in sink.received if r == "staff@example.org"]) == 1  # one notice
+    assert set(sink.counts().values()) == {1}

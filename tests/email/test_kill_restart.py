@@ -1,5 +1,5 @@
 """Kill -9 the sender at random points, restart it: everyone gets the edition once,
-except at most the in-flight window (one claimed batch) per kill."""
+except at most the copies in flight (one per SMTP connection) per kill."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from digest.store.tables import SubscriberRow, SubscriptionRow
 
 from .conftest import Sink, make_edition
 
-RECIPIENTS = 10_000
+RECIPIENTS = 3_000  # the 10,000-scale figures come from benchmarks/kill.py
 KILLS = 20
-BATCH = 100
+POOL = 4  # SMTP connections: at most this many copies in flight
 
 
 def populate(store: Store, now: datetime) -> list[str]:
@@ -81,8 +81,7 @@ def test_killed_sender_resumes_without_skipping_anyone(
             "host": "127.0.0.1",
             "port": sink.port,  # type: ignore[attr-defined]
             "security": "none",
-            "pool_size": 4,
-            "batch_size": BATCH,
+            "pool_size": POOL,
         }
     }
     raw["newsletters"]["weekly"]["channels"] = ["smtp"]
@@ -116,5 +115,5 @@ def test_killed_sender_resumes_without_skipping_anyone(
     extra = sum(n - 1 for n in counts.values() if n > 1)
     assert not missing
     assert kills >= 10  # the kills really happened mid-send
-    assert extra <= kills * BATCH, f"{extra} duplicates for {kills} kills"
+    assert extra <= kills * POOL, f"{extra} duplicates for {kills} kills"
     assert set(counts) == set(emails)

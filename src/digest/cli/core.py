@@ -468,7 +468,14 @@ def run(
     reports = run_all(settings, names, parse_at(at), store, not no_collect, late=late)
     for report in reports:
         print_report(report)
-    if any(refused(r) for r in reports):
+    pending = [r for r in reports if r.deferred]
+    for report in pending:
+        console.print(
+            f"[yellow]{report.newsletter}: {report.deferred} copies are still pending[/]: "
+            "'digest schedule' retries them until the edition's deadline, or run this "
+            "command again."
+        )
+    if pending or any(refused(r) for r in reports):
         raise typer.Exit(1)
 
 

@@ -163,6 +163,11 @@ class SendRun:
         edition_id = self.content.id
 
         def work(connection: Connection) -> list[ledger.Claimed]:
+            if connection.dialect.name == "postgresql":
+                # No wait for the WAL flush: only a crash of the database server itself
+                # could undo these last commits, and an undone claim or "sent" only
+                # means a copy sent again, never one lost.
+                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
             now = self.clock()
             if outcomes:
                 ledger.record(connection, edition_id, self.owner, outcomes, now, parts)
@@ -220,6 +225,11 @@ def send_edition(
     is called with a SendProgress when sending starts and as copies are settled.
     """
     clock = Clock(now)
+    if threading.current_thread() is threading.main_thread():
+        # A stop asked of an earlier send in this process is not this one's (in the
+        # main thread signals reach STOP only while a send runs; the scheduler's
+        # threads keep theirs until the daemon ends).
+        STOP.clear()
     with store.session() as session:
         row = session.get(EditionRow, edition_id)
         if row is None:
@@ -422,6 +432,7 @@ async def _deliver_rounds(run: SendRun) -> None:
     edition_id = run.content.id
     last_release = time.monotonic()
     waited_for_others = 0.0
+    linger_until: float | None = None
     while run.paused is None and not STOP.is_set():
         await _round(run)
         if run.paused is not None or STOP.is_set():
@@ -439,7 +450,9 @@ async def _deliver_rounds(run: SendRun) -> None:
             await _sleep_unless_stopped(OTHERS_POLL)
             continue
         wait = (due - run.clock()).total_seconds()
-        if wait > run.linger:
+        if linger_until is None:
+            linger_until = time.monotonic() + run.linger  # from the first deferral on
+        if time.monotonic() + max(0.0, wait) > linger_until:
             return  # later retries are the next run's (or the scheduler's) job
         await _sleep_unless_stopped(min(MAX_SLEEP, max(0.0, wait)))
         if time.monotonic() - last_release > RELEASE_EVERY:
@@ -456,8 +469,9 @@ def _others_in_flight(run: SendRun, waited: float) -> bool:
     edition_id = run.content.id
 
     def look(session: Session) -> int:
-        ledger.release_abandoned(session, edition_id, run.clock())
-        return ledger.in_flight_elsewhere(session, edition_id, run.owner)
+        # released copies of a dead worker are due now: the next round sends them
+        released = ledger.release_abandoned(session, edition_id, run.clock())
+        return released + ledger.in_flight_elsewhere(session, edition_id, run.owner)
 
     return in_transaction(run.store, look) > 0
 
@@ -482,18 +496,19 @@ async def _round(run: SendRun) -> None:
 class _Dispatcher:
     """Hands each worker one claimed copy at a time (group commit).
 
-    A worker returns its last outcome and asks for the next copy; every request queued
-    in one turn of the event loop is served by one transaction that records the
-    outcomes and claims the next copies. So a worker never holds more than one claim,
-    and its copy's outcome is committed before it gets another: after a crash at most
-    one copy per connection is resent.
+    A worker returns its last outcome and asks for the next copy. One flusher at a time
+    runs the transaction that records the outcomes queued so far and claims the next
+    copies, in a thread, so the event loop keeps talking SMTP meanwhile; requests that
+    arrive during a flush go into the next one. A worker never holds more than one
+    claim, and its copy's outcome is committed before it gets another: after a crash
+    at most one copy per connection is resent.
     """
 
     def __init__(self, run: SendRun) -> None:
         self.run = run
         self.waiting: list[tuple[asyncio.Future[ledger.Claimed | None], bool]] = []
         self.outcomes: list[ledger.Outcome] = []
-        self.scheduled = False
+        self.flusher: asyncio.Task[None] | None = None
 
     async def next(
         self, outcome: ledger.Outcome | None, want: bool = True
@@ -503,19 +518,25 @@ class _Dispatcher:
             self.outcomes.append(outcome)
         future: asyncio.Future[ledger.Claimed | None] = loop.create_future()
         self.waiting.append((future, want))
-        if not self.scheduled:
-            self.scheduled = True
-            loop.call_soon(self._flush)
+        if self.flusher is None:
+            self.flusher = asyncio.create_task(self._flush_all())
         return await future
 
-    def _flush(self) -> None:
-        self.scheduled = False
+    async def _flush_all(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the other replies of this loop turn join in
+            while self.waiting:
+                await self._flush()
+        finally:
+            self.flusher = None
+
+    async def _flush(self) -> None:
         waiting, self.waiting = self.waiting, []
         outcomes, self.outcomes = self.outcomes, []
         stopping = STOP.is_set() or self.run.paused is not None
         wanted = [future for future, want in waiting if want and not stopping]
         try:
-            claims = self.run.commit(outcomes, len(wanted))
+            claims = await asyncio.to_thread(self.run.commit, outcomes, len(wanted))
         except BaseException as exc:
             for future, _ in waiting:
                 future.set_exception(exc)

@@ -4,15 +4,14 @@ A run is claimed by inserting its row; the unique constraint on (newsletter, per
 makes the claim atomic across threads, processes and hosts. A row left 'running' by a
 process that died is *stale* and may be taken over (resumed); a live one never is.
 While a run is in progress its ``report`` column holds a lease (owner and heartbeat);
-when it ends, the run's report replaces the lease.
+when it ends, the run's report replaces the lease. Owners and their liveness are the
+one mechanism every ledger shares (:mod:`digest.store.lease`).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from digest.store import Store
+from digest.store import Store, lease
 from digest.store.tables import RunRow
 
 FINISHED = frozenset({"succeeded", "skipped"})
@@ -30,7 +29,6 @@ FINISHED = frozenset({"succeeded", "skipped"})
 STALE_AFTER = timedelta(minutes=10)
 HEARTBEAT_EVERY = 60.0  # seconds
 
-_HOST = socket.gethostname()
 _active_owners: set[str] = set()  # owners of runs in progress in this process
 _active_lock = threading.Lock()
 
@@ -106,39 +104,27 @@ class RunRecord:
 
 def new_owner() -> str:
     """An owner token naming this host and process, unique per run attempt."""
-    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return lease.new_owner()
 
 
 def is_stale(record: RunRecord, now: datetime) -> bool:
     """True when a 'running' row's owner is gone (dead process, or no heartbeat for long)."""
     if record.status != "running":
         return False
-    lease = record.lease
-    if lease is None:
+    held = record.lease
+    if held is None:
         return True
-    owner = str(lease.get("owner", ""))
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host == _HOST and pid_text.isdigit():
-        pid = int(pid_text)
+    owner = str(held.get("owner", ""))
+    host, pid = lease.owner_host_pid(owner)
+    if host == lease.HOST and pid is not None:
         if pid == os.getpid():
             with _active_lock:
                 return owner not in _active_owners
-        return not _pid_alive(pid)
-    heartbeat = lease.get("heartbeat")
+        return lease.owner_is_gone(owner)
+    heartbeat = held.get("heartbeat")
     if not isinstance(heartbeat, str):
         return True
     return now - datetime.fromisoformat(heartbeat) > STALE_AFTER
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _lease(

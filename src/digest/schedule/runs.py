@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 
 from digest.config import Settings
-from digest.delivery.sender import SendStopped
+from digest.delivery.sender import SendStopped, send_edition
 from digest.logs import event, redact_addresses, run_context
 from digest.models import RunReport
 from digest.notify import NoticeError, notify_deferred, notify_failure, send_notice
@@ -168,6 +168,8 @@ def run_period(
     existing = ledger.get(store, newsletter_id, period.key)
     if existing is not None and existing.status in FINISHED:
         return context.result("already_done", existing)
+    if existing is not None and existing.status == "sending":
+        return context.resume_sending(existing)
     if newsletter.approval is None:
         return context.execute(SEND)
     return _run_with_approval(context, existing)
@@ -365,6 +367,20 @@ class _Context:
             report=report,
         )
         return self.result("failed")
+
+    def resume_sending(self, record: RunRecord) -> RunResult:
+        """The run is done but for deferred copies: retry what is due, settle if done."""
+        from digest.schedule.retries import settle_run
+
+        assert record.edition_id is not None
+        report = RunReport(newsletter=self.newsletter)
+        send_edition(self.settings, self.store, record.edition_id, report, now=self.now)
+        if report.deferred:
+            notify_deferred(self.settings, self.store, record.edition_id, self.clock())
+        else:
+            settle_run(self.settings, self.store, record.edition_id, report, self.clock())
+        done = ledger.get_by_id(self.store, record.id)
+        return self.result(done.status if done else "sending", done)
 
     def hold(self, record: RunRecord, reason: str) -> RunResult:
         """Keep an unapproved edition back; tell staff once, when the run first becomes held."""
