@@ -107,3 +107,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite golden files with the current output instead of comparing",
     )
+
+
+@pytest.fixture(autouse=True)
+def _send_stop_cleared() -> Iterator[None]:
+    """A test that asks the scheduler to stop (as SIGTERM does) sets the sender's
+    process-wide stop flag; in a real process that is the end of it, here the next test
+    runs in the same process."""
+    yield
+    from digest.delivery import sender
+
+    sender.STOP.clear()

@@ -41,7 +41,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest.delivery.tokens import VERP_TOKEN, BadToken, find_verp_token, read_token
+from digest.delivery.tokens import VERP_TOKEN, BadToken, Keys, find_verp_token, read_token
 from digest.errors import DigestError
 from digest.store.tables import DeliveryRow, SubscriberRow
 from digest.subscribers import InvalidAddress, normalize_email, suppress, unsubscribe
@@ -166,7 +166,7 @@ class VerpMatch:
     refusal: str | None = None  # why the bounce must not be trusted at all
 
 
-def verp_recipient(session: Session, message: Message, secret: str) -> VerpMatch:
+def verp_recipient(session: Session, message: Message, secret: Keys) -> VerpMatch:
     """The address a signed VERP token in the bounce's envelope recipient names."""
     forged: list[str] = []
     for candidate in _envelope_candidates(message):
@@ -201,7 +201,7 @@ def _returned_headers(message: Message) -> list[Message]:
 UNSUBSCRIBE_TOKEN = re.compile(r"/u/([A-Za-z0-9_.\-]+)")
 
 
-def _copy_delivery(session: Session, headers: Message, secret: str) -> DeliveryRow | None:
+def _copy_delivery(session: Session, headers: Message, secret: Keys) -> DeliveryRow | None:
     """The delivery whose copy these headers are: its recorded Message-ID and its signed
     unsubscribe token must both name it."""
     message_id = str(headers.get("Message-ID", "")).strip()
@@ -222,7 +222,7 @@ def _copy_delivery(session: Session, headers: Message, secret: str) -> DeliveryR
     return None
 
 
-def proven_delivery(session: Session, message: Message, secret: str) -> VerpMatch:
+def proven_delivery(session: Session, message: Message, secret: Keys) -> VerpMatch:
     """The address of the delivery this report proves it is about, or why it proves none."""
     verp = verp_recipient(session, message, secret)
     if verp.address is not None or verp.refusal is not None:
@@ -266,7 +266,7 @@ def process_message(
     raw: bytes,
     now: datetime,
     report: BounceReport,
-    verp_secret: str | None = None,
+    verp_secret: Keys | None = None,
 ) -> None:
     """Apply one report; with ``verp_secret`` a signed VERP token decides whose DSN it is."""
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
@@ -286,7 +286,7 @@ def process_message(
 
 
 def read_maildir(
-    session: Session, path: Path, now: datetime, *, verp_secret: str | None = None
+    session: Session, path: Path, now: datetime, *, verp_secret: Keys | None = None
 ) -> BounceReport:
     """Process new messages in a Maildir and move them to cur/ marked seen."""
     if not (path / "new").is_dir():
@@ -313,7 +313,7 @@ def read_imap(
     *,
     port: int = 993,
     folder: str = "INBOX",
-    verp_secret: str | None = None,
+    verp_secret: Keys | None = None,
 ) -> BounceReport:
     """Process unseen messages in an IMAP folder (TLS) and mark them seen."""
     report = BounceReport()

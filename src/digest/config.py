@@ -527,7 +527,6 @@ class ReachConfig(Strict):
     # a reader's link scanner opens every link of a message within seconds of delivery
     burst_links: int = 3
     burst_seconds: float = 2.0
-    x_metrics: bool = False  # X's public metrics are paid reads: only when turned on
     # where posted Bluesky parts' likes, reposts, replies and quotes are read back (free)
     bluesky_appview: str = "https://public.api.bsky.app"
 

@@ -174,3 +174,43 @@ def test_bounces_are_attributed_by_the_verp_token_not_the_final_recipient(
         ana_row = session.get(SuppressionRow, ana)
         assert ana_row is not None
         assert "Final-Recipient ana.forwarded@elsewhere.example" in ana_row.detail
+
+
+def test_a_bounce_for_a_copy_sent_before_a_key_rotation_still_counts(
+    raw_config: dict[str, Any],
+    tmp_path: Path,
+    now: datetime,
+    sink: Sink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old_key, new_key = "verp-old-key-0123456789abcdef", "verp-new-key-0123456789abcdef"
+    monkeypatch.setenv("TEST_SIGNING_KEY", old_key)
+    raw_config["signing_key"] = "${TEST_SIGNING_KEY}"
+    raw_config["channels"]["smtp"] = {
+        "type": "smtp",
+        "host": "127.0.0.1",
+        "port": sink.port,  # type: ignore[attr-defined]
+        "security": "none",
+        "return_path": "bounces+{token}@example.org",
+    }
+    raw_config["newsletters"]["weekly"]["channels"] = ["smtp"]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw_config))
+    store = open_store(raw_config["store"]["url"])
+    [ana] = add_people(store, now, 1)
+    make_edition(store, now)
+    sent = CliRunner().invoke(app, ["-c", str(config), "send", "weekly"])
+    assert sent.exit_code == 0, sent.output
+    verp = sink.mail_from()[ana]
+    # the key is rotated: the old one is only honoured now, never used to sign
+    monkeypatch.setenv("TEST_SIGNING_KEY", new_key)
+    monkeypatch.setenv("TEST_OLD_KEYS", old_key)
+    raw_config["signing_keys_old"] = "${TEST_OLD_KEYS}"
+    config.write_text(yaml.safe_dump(raw_config))
+    bounces = tmp_path / "bounces"
+    mailbox.Maildir(bounces, create=True).add(dsn("ana@gone.example", envelope=f"To: {verp}\n"))
+    result = CliRunner().invoke(app, ["-c", str(config), "bounces", "--maildir", str(bounces)])
+    assert result.exit_code == 0, result.output
+    assert f"bounced (suppressed): {ana}" in result.output
+    with store.session() as session:
+        assert is_suppressed(session, ana)

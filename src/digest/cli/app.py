@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import DBAPIError
 
 from digest.errors import ConfigError, DigestError
 
@@ -80,12 +80,26 @@ def user_errors(func: F) -> F:
         except DigestError as exc:
             err_console.print(f"[red]error:[/] {exc}", highlight=False)
             raise typer.Exit(1) from None
-        except DBAPIError as exc:  # one line naming the database's own words
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        except Exception as exc:
+            reason = database_error(exc)
+            if reason is None:
+                raise
             err_console.print(f"[red]error:[/] database: {reason}", markup=True, highlight=False)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def database_error(exc: BaseException) -> str | None:
+    """The database's own words, in one line, when ``exc`` is SQLAlchemy's DBAPIError.
+
+    SQLAlchemy is looked up, not imported: a command that never opened the store (and
+    ``digest --help``) does not pay for importing it."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    if errors is None or not isinstance(exc, errors.DBAPIError):
+        return None
+    orig = exc.orig
+    return str(orig).strip().splitlines()[0] if orig else type(exc).__name__
 
 
 def require_signing_key(settings: Settings, command: str) -> None:

@@ -186,7 +186,7 @@ def bounces(
     now = datetime.now(UTC)
     with store.session() as session:
         if maildir is not None:
-            result = read_maildir(session, maildir, now, verp_secret=settings.signing_secret())
+            result = read_maildir(session, maildir, now, verp_secret=settings.signing_keys())
         else:
             user, password = os.environ.get(imap_user_env), os.environ.get(imap_password_env)
             if not user or not password:
@@ -199,7 +199,7 @@ def bounces(
                 now,
                 port=imap_port,
                 folder=imap_folder,
-                verp_secret=settings.signing_secret(),
+                verp_secret=settings.signing_keys(),
             )
     _print_bounces(result)
 

@@ -3,8 +3,7 @@
 The counts come from the public AppView's ``app.bsky.feed.getPosts`` (free, no account),
 through the same guarded client as every other fetch, and are kept with the time they
 were read, so the report shows them without asking the network each time. X's public
-metrics are paid reads: they are only read where ``reach.x_metrics`` is on (not yet
-wired to X: see docs/reach.md).
+metrics are paid reads: digest does not read them (see docs/reach.md).
 """
 
 from __future__ import annotations
