@@ -27,7 +27,7 @@ from digest.models import Edition, Group, Section
 from digest.overlay import Overlay
 from digest.overlay import apply as apply_overlay
 from digest.store import Store
-from digest.store.tables import EditionRow, RunRow
+from digest.store.tables import RUN_FINISHED, EditionRow, RunRow
 from digest.timing import Period, period_ending
 
 if TYPE_CHECKING:
@@ -71,15 +71,13 @@ def missed(settings: Settings, newsletter_id: str, now: datetime) -> Due | None:
 
 
 def _finished(store: Store, newsletter_id: str, period_key: str) -> bool:
-    from digest.schedule.ledger import FINISHED
-
     with store.session() as session:
         status = session.scalar(
             select(RunRow.status).where(
                 RunRow.newsletter == newsletter_id, RunRow.period_key == period_key
             )
         )
-    return status in FINISHED
+    return status in RUN_FINISHED
 
 
 def fingerprint(row: EditionRow) -> str:

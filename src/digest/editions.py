@@ -8,7 +8,6 @@ never changes what subscribers get.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -121,29 +120,6 @@ def edition_from_row(row: EditionRow, period_tz: str) -> Edition:
         text=row.text,
         web_html=row.web_html,
         markers=row.markers,
-    )
-
-
-def build_edition(
-    settings: Settings,
-    store: Store,
-    newsletter_id: str,
-    period: Period,
-    *,
-    now: datetime,
-    renderer: Renderer | None = None,
-    actor: str = "digest",
-) -> Edition | None:
-    """The period's edition: its draft, recomposed now (edits kept), or the frozen one
-    once approved. See digest.draft.
-
-    Returns None when the period has nothing new and the newsletter does not send
-    empty editions; nothing is stored then, so a later collect can still fill it.
-    """
-    from digest.draft import ensure_draft
-
-    return ensure_draft(
-        settings, store, newsletter_id, period, now=now, actor=actor, renderer=renderer
     )
 
 

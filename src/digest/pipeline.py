@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from digest.config import EmailChannel, Settings, SocialChannel
-from digest.editions import build_edition
+from digest.draft import ensure_draft
 from digest.errors import DigestError
 from digest.models import Edition, RunReport
 from digest.store import Store, open_store
@@ -200,7 +200,7 @@ def run_newsletter(
         if collect:
             collect_stage(settings, store, report, now, transport, renderer=renderer)
         period = period or current_period(settings, newsletter_id, now)
-        edition = build_edition(settings, store, newsletter_id, period, now=now, renderer=renderer)
+        edition = ensure_draft(settings, store, newsletter_id, period, now=now, renderer=renderer)
         if edition is None:
             report.warn(f"{newsletter_id}: nothing new for {period.key}; no edition sent")
             return report

@@ -330,3 +330,17 @@ def excerpt(html: str, max_chars: int) -> str:
     if space > max_chars // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:.-–—") + "…"
+
+
+# What a recipient marker (digest.render.placeholders) looks like to a defender: ``%%``
+# then DIGEST_, any case, any spacing a renderer might keep. U+2060 WORD JOINER breaks
+# the sequence invisibly. Here, below sources and render, because both defuse it.
+MARKER_LIKE = re.compile(r"%(\s*)%(?=\s*digest)", re.IGNORECASE)
+MARKER_JOINER = "\u2060"
+
+
+def neutralise_content(text: str) -> str:
+    """Collected text with every marker-like ``%%DIGEST`` defused (shown the same)."""
+    if "%" not in text:
+        return text
+    return MARKER_LIKE.sub(lambda m: f"%{m.group(1)}{MARKER_JOINER}%", text)

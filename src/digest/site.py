@@ -15,9 +15,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from digest.config import Settings
-from digest.display import signup_box
 from digest.models import Edition, Section
 from digest.render import Renderer
+from digest.render.display import signup_box
 from digest.store import Store
 from digest.store.tables import EditionRow
 from digest.urls import archive_url, edition_path, edition_url, feed_url

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from digest.editions import build_edition
+from digest.draft import ensure_draft
 from digest.errors import TemplateError
 from digest.models import RunReport
 from digest.pipeline import current_period
@@ -71,7 +71,7 @@ def test_control_characters_in_any_source_never_sink_the_edition(
     collect(settings, store, report, transport=httpx.MockTransport(bluesky), now=now)
     assert report.sources_failed == 0, report.warnings
 
-    edition = build_edition(
+    edition = ensure_draft(
         settings, store, "weekly", current_period(settings, "weekly", now), now=now
     )
 
@@ -114,7 +114,7 @@ def test_a_render_that_still_fails_names_the_item_and_its_source(
     )
     collect(settings, store, RunReport(), now=now)
     with pytest.raises(TemplateError) as failure:
-        build_edition(settings, store, "weekly", current_period(settings, "weekly", now), now=now)
+        ensure_draft(settings, store, "weekly", current_period(settings, "weekly", now), now=now)
     message = str(failure.value)
     assert "Broken < story" in message and "source 'desk'" in message
     assert "A fine story" not in message

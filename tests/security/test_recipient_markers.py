@@ -22,7 +22,7 @@ import httpx
 
 from digest.config import Settings
 from digest.delivery import send_edition
-from digest.editions import build_edition
+from digest.draft import ensure_draft
 from digest.models import RunReport
 from digest.pipeline import current_period
 from digest.sources import collect
@@ -201,7 +201,7 @@ def test_markers_in_collected_content_never_receive_a_readers_values(
     assert report.items_new == 7  # feed, 2 curated + 1 enriched, CSV, Bluesky, X
     with store.session() as session:
         add_subscriber(session, "reader@example.net", now, name=NAME, lists=("weekly",))
-    edition = build_edition(
+    edition = ensure_draft(
         settings, store, "weekly", current_period(settings, "weekly", now), now=now
     )
     assert edition is not None

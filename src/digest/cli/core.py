@@ -184,14 +184,14 @@ def build(
     at: str | None = typer.Option(None, "--at", "--period", help=AT_HELP),
 ) -> None:
     """Build (or recompose) the next edition's draft from stored items (no sending)."""
-    from digest.editions import build_edition
+    from digest.draft import ensure_draft
     from digest.store import open_store
 
     settings = settings_from(ctx)
     check_newsletter(settings, newsletter)
     store = open_store(settings.store.url)
     period = _period(settings, newsletter, at, store)
-    edition = build_edition(settings, store, newsletter, period, now=parse_at(at), actor="cli")
+    edition = ensure_draft(settings, store, newsletter, period, now=parse_at(at), actor="cli")
     if edition is None:
         console.print(f"{newsletter}: nothing new for the period ending {period.key}.")
         print_why_empty(settings, store, newsletter, period)

@@ -29,10 +29,10 @@ from digest.cli.app import app, console, settings_from, user_errors
 from digest.cli.core import AT_HELP, check_newsletter, parse_at
 from digest.config import Settings
 from digest.errors import DigestError
-from digest.store import Store, open_store
 
 if TYPE_CHECKING:  # the editing modules load only when an edit command runs
     from digest.edits import Change, DraftView
+    from digest.store import Store
 
 NEWSLETTER = typer.Argument(..., help="Newsletter id from config.yaml.")
 EDITION = typer.Option(None, "--edition", help="Edition id (default: the next one due).")
@@ -77,6 +77,8 @@ def _run_change(
 ) -> None:
     settings = settings_from(ctx)
     check_newsletter(settings, newsletter)
+    from digest.store import open_store
+
     store = open_store(settings.store.url)
     now = parse_at(at)
     edition_id = draft_id(settings, store, newsletter, edition, now)
@@ -102,6 +104,8 @@ def draft(
     Shape it with `digest edit NEWSLETTER ...` (see `digest edit --help`)."""
     settings = settings_from(ctx)
     check_newsletter(settings, newsletter)
+    from digest.store import open_store
+
     store = open_store(settings.store.url)
     now = parse_at(at)
     edition_id = draft_id(settings, store, newsletter, edition, now)
@@ -363,6 +367,8 @@ def history(
 
     settings = settings_from(ctx)
     check_newsletter(settings, newsletter)
+    from digest.store import open_store
+
     store = open_store(settings.store.url)
     edition_id = draft_id(settings, store, newsletter, edition, parse_at(at))
     for entry in events(store, edition_id):

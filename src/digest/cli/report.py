@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from digest.cli.app import app, console, settings_from, user_errors
 from digest.errors import DigestError
-from digest.reach.report import (
-    TREND_COLUMNS,
-    EditionReport,
-    edition_ids,
-    edition_report,
-    trend_rows,
-)
-from digest.reach.report import trend as trend_reports
-from digest.reach.social import refresh_bluesky_counts
-from digest.store import open_store
+
+if TYPE_CHECKING:
+    from digest.reach.report import EditionReport
 
 
 @app.command()
@@ -37,6 +31,11 @@ def report(
     ),
 ) -> None:
     """Deliveries, bounces, unsubscribes and clicks of an edition; never who clicked."""
+    from digest.reach.report import edition_ids, edition_report
+    from digest.reach.report import trend as trend_reports
+    from digest.reach.social import refresh_bluesky_counts
+    from digest.store import open_store
+
     settings = settings_from(ctx)
     if newsletter not in settings.newsletters:
         known = ", ".join(sorted(settings.newsletters))
@@ -77,6 +76,8 @@ def report(
 
 
 def _print_trend(reports: list[EditionReport]) -> None:
+    from digest.reach.report import TREND_COLUMNS, trend_rows
+
     table = Table(*TREND_COLUMNS[1:], title="Editions, oldest first")
     for row in trend_rows(reports):
         table.add_row(*(str(value) for value in row[1:]))

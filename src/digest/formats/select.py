@@ -7,8 +7,8 @@ import re
 from collections import defaultdict
 
 from digest.config import FormatConfig
+from digest.excerpts import strip_lead_html
 from digest.models import Group, Item
-from digest.sources.feed_text import strip_lead_html
 
 
 def matches(fmt: FormatConfig, item: Item) -> bool:

@@ -13,9 +13,9 @@ from typing import Any
 import jinja2
 
 from digest.config import Settings
-from digest.display import signup_box
 from digest.models import Edition
 from digest.render import checks, placeholders
+from digest.render.display import signup_box
 from digest.render.mjml_html import compile_mjml, inline_css, split_inline_css
 from digest.render.plaintext import collapse_blank_lines
 from digest.render.templates import STYLES_TEMPLATE, make_environment, module, render

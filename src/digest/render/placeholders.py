@@ -26,6 +26,9 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from digest.sanitize import MARKER_JOINER as _JOINER
+from digest.sanitize import MARKER_LIKE as _MARKER_LIKE
+
 UNSUBSCRIBE_URL = "%%DIGEST_UNSUBSCRIBE_URL%%"
 PREFERENCES_URL = "%%DIGEST_PREFERENCES_URL%%"
 SUBSCRIBER_NAME = "%%DIGEST_SUBSCRIBER_NAME%%"
@@ -34,10 +37,6 @@ CLICK_RECIPIENT = "%%DIGEST_CLICK_RECIPIENT%%"
 
 ALL = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_NAME, CLICK_RECIPIENT)
 
-# What a marker looks like to a defender: ``%%`` then DIGEST_, any case, any spacing
-# a renderer might keep. U+2060 WORD JOINER breaks the sequence invisibly.
-_MARKER_LIKE = re.compile(r"%(\s*)%(?=\s*digest)", re.IGNORECASE)
-_JOINER = "\u2060"
 _NONCE = re.compile(r"[0-9a-f]{32}")
 
 
@@ -91,13 +90,6 @@ class Markers:
     def bare(self, marker: str) -> str:
         """The bare marker (``UNSUBSCRIBE_URL`` ...) that one of these markers stands for."""
         return dict(zip(self.all, ALL, strict=True))[marker]
-
-
-def neutralise_content(text: str) -> str:
-    """Collected text with every marker-like ``%%DIGEST`` defused (shown the same)."""
-    if "%" not in text:
-        return text
-    return _MARKER_LIKE.sub(lambda m: f"%{m.group(1)}{_JOINER}%", text)
 
 
 def neutralise_foreign(text: str, markers: Markers) -> str:

@@ -86,7 +86,7 @@ def make_environment(settings: Settings) -> jinja2.Environment:
     postcards.install(env)
     env.globals["org"] = settings.organization
     env.globals["site_url"] = settings.organization.site_url
-    from digest import display  # edition headline, summary, image, share links
+    from digest.render import display  # edition headline, summary, image, share links
 
     display.install(env)
     return env

@@ -22,9 +22,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.store import Store, lease
-from digest.store.tables import RunRow
+from digest.store.tables import RUN_FINISHED, RunRow
 
-FINISHED = frozenset({"succeeded", "skipped"})
+FINISHED = RUN_FINISHED
 # A lease whose heartbeat is older than this is stale even if its owner is on another host.
 STALE_AFTER = timedelta(minutes=10)
 HEARTBEAT_EVERY = 60.0  # seconds

@@ -16,10 +16,10 @@ import jinja2
 from markupsafe import Markup
 
 from digest.config import BlueskyChannel, Settings
-from digest.display import edition_headline
 from digest.models import Edition, Embed, Group, Item, Post, Section
 from digest.render import Renderer
 from digest.render import templates as render_templates
+from digest.render.display import edition_headline
 from digest.social.limits import PlatformRules, rules_for
 from digest.social.text import (
     MARKED,

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from digest.models import Item, Media, Origin, SocialPost
-from digest.render.placeholders import neutralise_content
+from digest.sanitize import neutralise_content
 
 # \r becomes \n first; then every C0 but \t \n, DEL, C1, surrogates, U+FFFE/U+FFFF.
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any, get_args
 
 from digest.config import CsvSource, CuratedSource, OriginKind
+from digest.excerpts import excerpt_paragraphs
 from digest.models import Item, Media, Origin
 from digest.sanitize import plain_text, sanitize_html
 from digest.sources.base import SourceContext
 from digest.sources.entries import merge_tags, origin_of, parse_date, split_tags
-from digest.sources.feed_text import excerpt_paragraphs
 
 FIELDS = frozenset(
     {"title", "url", "excerpt", "outlet", "date", "tags", "state", "kind", "quote",

@@ -27,6 +27,12 @@ import feedparser.urls
 
 from digest.config import FeedSource
 from digest.errors import SourceError
+from digest.excerpts import (
+    clean_title,
+    excerpt_html,
+    strip_boilerplate,
+    title_from_text,
+)
 from digest.models import Item, Media
 from digest.sanitize import plain_text, sanitize_html, strip_tracking
 from digest.sources.base import DUPLICATE, INCOMPLETE, OVER_CAP, UNDATED, SourceContext, register
@@ -39,12 +45,6 @@ from digest.sources.feed_media import (
     json_media,
     listen_link,
     xml_media,
-)
-from digest.sources.feed_text import (
-    clean_title,
-    excerpt_html,
-    strip_boilerplate,
-    title_from_text,
 )
 from digest.store.items import UNDATED as UNDATED_MARK  # dated when first seen
 

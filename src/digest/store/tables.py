@@ -238,6 +238,10 @@ class SocialPostRow(Base):
     attempted_at: Mapped[datetime | None]
 
 
+# run statuses after which a period is not run again (the run ledger, and drafts, ask)
+RUN_FINISHED = frozenset({"succeeded", "skipped"})
+
+
 class RunRow(Base):
     """The run ledger: a (newsletter, period) runs at most once."""
 
