@@ -55,7 +55,7 @@ def run(config: Path, *args: str) -> Any:
 def test_only_reports_proving_a_delivery_change_anything(
     raw_config: dict[str, Any], tmp_path: Path, now: datetime, monkeypatch: Any
 ) -> None:
-    monkeypatch.setenv("TEST_SIGNING_KEY", "bounce-test-key")
+    monkeypatch.setenv("TEST_SIGNING_KEY", "bounce-test-key-0123456789")
     raw_config["signing_key"] = "${TEST_SIGNING_KEY}"
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(raw_config))

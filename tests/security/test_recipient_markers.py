@@ -22,7 +22,7 @@ import httpx
 
 from digest.config import Settings
 from digest.delivery import send_edition
-from digest.draft import ensure_draft
+from digest.draft import approve, ensure_draft
 from digest.models import RunReport
 from digest.pipeline import current_period
 from digest.sources import collect
@@ -207,6 +207,7 @@ def test_markers_in_collected_content_never_receive_a_readers_values(
     assert edition is not None
     assert edition.item_count == 7
     assert edition.id is not None
+    approve(settings, store, edition.id, actor="test", now=now)  # drafts are not sent
     send_edition(settings, store, edition.id, RunReport(), now=now)
 
     (message,) = list(mailbox.Maildir(tmp_path / "out" / "outbox", create=False))
