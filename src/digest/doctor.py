@@ -258,12 +258,12 @@ def _scheduler_lock(settings: Settings) -> Check:
 
 
 def _run_ledger(settings: Settings, store: Any, now: datetime) -> Iterator[Check]:
-    from digest.pipeline import current_period
+    from digest.pipeline import latest_period
     from digest.store.tables import RunRow
 
     for name, newsletter in settings.newsletters.items():
-        try:
-            period = current_period(settings, name, now)
+        try:  # the last send time that has passed: the one that should have run
+            period = latest_period(settings, name, now)
         except Exception:  # no run before now: nothing can be missing yet
             continue
         with store.session() as session:

@@ -78,7 +78,7 @@ def test_an_empty_preview_and_build_say_why_and_what_to_do(tmp_path: Path) -> No
     code, out = cli("--config", config, "build", "weekly", "--at", "2030-02-20T12:00Z")
     assert code == 0, out
     assert "nothing new" in out and "none was published in this edition's period" in out
-    assert "--at 2030-01-04T16:00-05:00" in out  # the send whose period holds the samples
+    assert "--at 2030-01-11T16:00-05:00" in out  # the send whose period holds the samples
 
 
 def test_check_config_lists_schema_and_missing_files_in_one_pass(tmp_path: Path) -> None:

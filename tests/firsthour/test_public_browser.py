@@ -75,7 +75,7 @@ def _unsubscribe_path(demo: tuple[Settings, Store]) -> str:
             select(SubscriptionRow).where(SubscriptionRow.list_name == "weekly")
         ).first()
         assert row is not None
-    token = subscriber_token(settings.signing_secret(), "unsubscribe", row.subscriber_id, "weekly")
+    token = subscriber_token(settings.signing_keys(), "unsubscribe", row.subscriber_id, "weekly")
     return f"/u/{token}"
 
 

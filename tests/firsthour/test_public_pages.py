@@ -79,7 +79,7 @@ def test_edition_page_has_card_meta_with_its_headline_description_and_image(
 def test_card_image_is_the_first_story_image_else_the_logo(
     demo: tuple[Settings, Store],
 ) -> None:
-    from digest.editions import load_edition
+    from digest.editions import edition_from_row
     from digest.models import Media
     from digest.render import Renderer
 
@@ -88,7 +88,10 @@ def test_card_image_is_the_first_story_image_else_the_logo(
         edition_id = session.scalars(
             select(EditionRow.id).where(EditionRow.newsletter == "weekly")
         ).one()
-    edition = load_edition(settings, store, edition_id)
+    with store.session() as session:
+        row = session.get(EditionRow, edition_id)
+        assert row is not None
+        edition = edition_from_row(row, settings.newsletters["weekly"].timezone)
     assert edition is not None
     with_logo = settings.model_copy(
         update={
@@ -173,7 +176,7 @@ def test_resubscribe_after_unsubscribing(client: TestClient, demo: tuple[Setting
         ).first()
         assert row is not None
         subscriber_id = row.subscriber_id
-    token = subscriber_token(settings.signing_secret(), "unsubscribe", subscriber_id, "weekly")
+    token = subscriber_token(settings.signing_keys(), "unsubscribe", subscriber_id, "weekly")
     html = client.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"}).text
     assert "You are unsubscribed" in html
     form = html.split("Resubscribe", 1)[0].rsplit("<form", 1)[1]
@@ -189,14 +192,17 @@ def test_resubscribe_after_unsubscribing(client: TestClient, demo: tuple[Setting
 
 
 def test_long_email_opens_with_jump_links_to_its_sections(demo: tuple[Settings, Store]) -> None:
-    from digest.editions import load_edition
+    from digest.editions import edition_from_row
 
     settings, store = demo
     with store.session() as session:
         edition_id = session.scalars(
             select(EditionRow.id).where(EditionRow.newsletter == "weekly")
         ).one()
-    edition = load_edition(settings, store, edition_id)
+    with store.session() as session:
+        row = session.get(EditionRow, edition_id)
+        assert row is not None
+        edition = edition_from_row(row, settings.newsletters["weekly"].timezone)
     assert edition is not None
     toc = edition.html.split("In this edition:", 1)[1].split("</p>", 1)[0]
     targets = re.findall(r'href="#([^"]+)"', toc)

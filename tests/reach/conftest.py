@@ -125,7 +125,7 @@ def week_with_readers(
 
 def story_paths(sent: Sent) -> dict[str, str]:
     """The redirect path of each story, by the URL its token is signed for."""
-    secret = sent.settings.signing_secret()
+    secret = sent.settings.signing_keys()
     found = {}
     for path in link_paths(sent):
         click = read_click_token(secret, path.removeprefix("/r/"))
