@@ -26,7 +26,7 @@ def test_all_markers_survive_in_attributes_and_text(
     )
     settings = make_settings(templates_dir=str(tmp_path / "tpl"))
     rendered = Renderer(settings).email(full_edition)
-    for marker in placeholders.ALL:
+    for marker in placeholders.IN_TEMPLATES:
         assert marker in rendered.mjml
         assert marker in rendered.html
     assert f"Hello {placeholders.SUBSCRIBER_NAME}," in rendered.html

@@ -272,6 +272,7 @@ def run_all(
     store: Store,
     collect_first: bool,
     late: bool = False,
+    renderer: Renderer | None = None,
 ) -> list[RunReport]:
     """Collect once, then run each newsletter's next edition due through the run ledger.
 
@@ -287,7 +288,7 @@ def run_all(
 
     warn_if_demo_key(settings)
     # one template environment for the whole command
-    renderer = Renderer(settings)
+    renderer = renderer or Renderer(settings)
     reports = []
     if collect_first:
         collect_report = RunReport(newsletter="collect")
@@ -500,10 +501,21 @@ def demo(
             result = import_csv(session, sample, now=parse_at(at))
         console.print(f"Subscribers: {result.summary()}")
     # The demo builds "this week's" newsletters as of --at, late or not.
-    reports = run_all(settings, list(settings.newsletters), parse_at(at), store, True, late=True)
+    from digest.render import Renderer
+
+    renderer = Renderer(settings)  # one for the whole demo: each template compiles once
+    reports = run_all(
+        settings,
+        list(settings.newsletters),
+        parse_at(at),
+        store,
+        True,
+        late=True,
+        renderer=renderer,
+    )
     for report in reports:
         print_report(report)
-    drafts = _next_drafts(settings, store, parse_at(at))
+    drafts = _next_drafts(settings, store, parse_at(at), renderer)
     out = settings.out_dir
     console.print("\n[bold]Done.[/] Open what digest made:")
     console.print(f"  email (Maildir, one file per subscriber): {out / 'outbox' / 'new'}")
@@ -512,14 +524,18 @@ def demo(
     _print_desk_hint(settings, drafts)
 
 
-def _next_drafts(settings: Settings, store: Store, now: datetime) -> list[tuple[str, int]]:
+def _next_drafts(
+    settings: Settings, store: Store, now: datetime, renderer: Renderer
+) -> list[tuple[str, int]]:
     """Each newsletter's next edition as a draft (when it has anything to show yet)."""
     from digest.draft import due, ensure_draft
 
     drafts = []
     for name in settings.newsletters:
         period = due(settings, store, name, now).period
-        edition = ensure_draft(settings, store, name, period, now=now, actor="demo")
+        edition = ensure_draft(
+            settings, store, name, period, now=now, actor="demo", renderer=renderer
+        )
         if edition is not None and edition.id is not None:
             drafts.append((name, edition.id))
     return drafts

@@ -35,7 +35,9 @@ SUBSCRIBER_NAME = "%%DIGEST_SUBSCRIBER_NAME%%"
 # only in tracked links, and only where reach.clicks is per_subscriber (digest.reach.links)
 CLICK_RECIPIENT = "%%DIGEST_CLICK_RECIPIENT%%"
 
-ALL = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_NAME, CLICK_RECIPIENT)
+# the markers the templates place (the click one is added to tracked links at send time)
+IN_TEMPLATES = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_NAME)
+ALL = (*IN_TEMPLATES, CLICK_RECIPIENT)
 
 _NONCE = re.compile(r"[0-9a-f]{32}")
 
