@@ -118,3 +118,17 @@ def _send_stop_cleared() -> Iterator[None]:
     from digest.delivery import sender
 
     sender.STOP.clear()
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """A command run in-process (`digest schedule`, `digest run`) configures logging onto
+    the stderr CliRunner gave it; once that stream is closed, a later test's log line
+    would print a logging error into its own output. Each test starts as it found it."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -37,7 +37,8 @@ def click(client: TestClient, path: str, agent: str = BROWSER, ip: str = "") -> 
 
 
 def test_people_and_machines_are_counted_apart(send_week: Callable[..., Sent]) -> None:
-    sent = send_week(people=1, burst_seconds=0.5)
+    # a window no slow machine can miss; the person and the scanner are different clients
+    sent = send_week(people=1, burst_seconds=30)
     app = create_app(sent.settings, sent.store)
     paths = link_paths(sent)
     with TestClient(app, follow_redirects=False) as client:
@@ -47,10 +48,9 @@ def test_people_and_machines_are_counted_apart(send_week: Callable[..., Sent]) -
         assert (
             client.get(paths[1], headers={"user-agent": BROWSER, "sec-purpose": "prefetch"})
         ).status_code == 302
-        time.sleep(0.6)  # past the burst window: the next three are one scanner's burst
     # leaving the client's context shuts the app down, which writes what is queued
     with TestClient(app, follow_redirects=False, headers={"x-test": "scan"}) as scanner:
-        for path in paths[:3]:
+        for path in paths[:3]:  # three links of one edition at once: a scanner's burst
             assert click(scanner, path, agent="Mozilla/5.0 (Windows NT 10.0)") == 302
     with sent.store.session() as session:
         reasons = sorted(r or "person" for r in session.scalars(select(ClickRow.reason)))
@@ -150,7 +150,8 @@ def test_a_busy_store_neither_delays_the_reader_nor_loses_the_click(
             started = time.monotonic()
             assert click(client, paths[0]) == 302
             answered = time.monotonic() - started
-            assert answered < 1.0, "the redirect waited for the store"
+            # a redirect that waited on the lock would take SQLite's 30 s busy timeout
+            assert answered < 10.0, "the redirect waited for the store"
             recorder: ClickRecorder = app.state.clicks
             time.sleep(0.5)
             assert recorder.pending() == 1  # kept, not dropped
