@@ -4,7 +4,7 @@ The duplicate-content reconciliation on X accepts only a post made within the pa
 own attempt window (from its first attempt on), never an identical older post.
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0001"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
