@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,3 +134,29 @@ def _logging_restored() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+POSTGRES_SERVER = os.environ.get(
+    "DIGEST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A store URL on the PostgreSQL server, in a schema of this test's own (dropped
+    after); the test is skipped, saying why, where no server answers."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(POSTGRES_SERVER.replace("postgresql://", "postgresql+psycopg://", 1))
+    schema = f"digest_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # no server here: say so instead of failing
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_SERVER}: {type(exc).__name__}")
+    try:
+        yield f"{POSTGRES_SERVER}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()

@@ -7,10 +7,7 @@ its own, dropped afterwards; the test skips, saying why, when no server answers.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,32 +18,14 @@ from typer.testing import CliRunner
 from digest.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
-SERVER = os.environ.get("DIGEST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def schema_url() -> Iterator[str]:
-    engine = create_engine(SERVER.replace("postgresql://", "postgresql+psycopg://", 1))
-    schema = f"digest_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:  # no server here: say so instead of failing
-        pytest.skip(f"PostgreSQL not reachable at {SERVER}: {type(exc).__name__}")
-    try:
-        yield f"{SERVER}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
-
-
-def test_demo_runs_on_postgresql(schema_url: str, tmp_path: Path) -> None:
+def test_demo_runs_on_postgresql(postgres_schema_url: str, tmp_path: Path) -> None:
     shutil.copytree(REPO / "examples", tmp_path / "examples")
     config = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
-    config["store"]["url"] = schema_url
+    config["store"]["url"] = postgres_schema_url
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     runner = CliRunner()
     args = ["--config", str(tmp_path / "config.yaml"), "demo"]
@@ -58,7 +37,7 @@ def test_demo_runs_on_postgresql(schema_url: str, tmp_path: Path) -> None:
     assert second.exit_code == 0, second.output
     assert "already ran" in second.output
     assert len(list((tmp_path / "out" / "outbox" / "new").iterdir())) == len(mails)
-    engine = create_engine(schema_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = create_engine(postgres_schema_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as connection:
         editions = connection.execute(
             text("SELECT count(*) FROM editions WHERE status = 'sent'")

@@ -10,50 +10,28 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from digest.store import open_store
 
 from .conftest import Sink, add_many, delivery_statuses, make_edition, write_smtp_config
 from .test_guarantees import digest_cli, start_cli
 
-SERVER = os.environ.get("DIGEST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    engine = create_engine(SERVER.replace("postgresql://", "postgresql+psycopg://", 1))
-    schema = f"digest_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:  # no server here: say so instead of failing
-        pytest.skip(f"PostgreSQL not reachable at {SERVER}: {type(exc).__name__}")
-    try:
-        yield f"{SERVER}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
-
-
 def test_three_workers_share_an_edition_and_a_killed_one_loses_only_its_in_flight(
-    raw_config: dict[str, Any], tmp_path: Path, now: datetime, sink: Sink, pg_url: str
+    raw_config: dict[str, Any], tmp_path: Path, now: datetime, sink: Sink, postgres_schema_url: str
 ) -> None:
     sink.pipelining = True
-    raw_config["store"]["url"] = pg_url
+    raw_config["store"]["url"] = postgres_schema_url
     config = tmp_path / "config.yaml"
     write_smtp_config(raw_config, config, sink.port, pool_size=3)  # type: ignore[attr-defined]
-    store = open_store(pg_url)
+    store = open_store(postgres_schema_url)
     emails = add_many(store, now, 1500)
     edition = make_edition(store, now)
     workers = [start_cli(config, "send", "weekly") for _ in range(3)]

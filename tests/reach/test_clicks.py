@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from digest.reach.clicks import ClickRecorder, machine_reason
 from digest.store import open_store
@@ -19,8 +17,6 @@ from digest.store.tables import ClickRow
 from digest.web import create_app
 
 from .conftest import BROWSER, Sent, link_paths
-
-POSTGRES = os.environ.get("DIGEST_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def counts(sent: Sent) -> dict[bool, int]:
@@ -95,29 +91,12 @@ def test_concurrent_clicks_are_all_counted_on_sqlite(send_week: Callable[..., Se
     assert counts(sent) == {False: expected}
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    try:
-        engine = create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.begin() as connection:
-            schema = f"digest_reach_{uuid.uuid4().hex[:10]}"
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:  # no server here: say so rather than fail
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES}: {exc}")
-    try:
-        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
-
-
 @pytest.mark.postgres
 def test_concurrent_clicks_are_all_counted_on_postgresql(
-    send_week: Callable[..., Sent], postgres_url: str
+    send_week: Callable[..., Sent], postgres_schema_url: str
 ) -> None:
     sent = send_week(people=1, burst_seconds=0.2)
-    pg_store = open_store(postgres_url)
+    pg_store = open_store(postgres_schema_url)
     with pg_store.engine.begin() as connection:  # the edition the tokens name must exist
         connection.execute(
             text(
