@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from digest.cli.app import app, console, settings_from, user_errors
 from digest.cli.core import parse_at
-from digest.config import SmtpChannel
 from digest.errors import DigestError
+
+if TYPE_CHECKING:
+    from digest.config import SmtpChannel
 
 MARKS = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
 
@@ -74,6 +77,8 @@ def dkim_record(
 
 
 def _signing_channel(ctx: typer.Context) -> SmtpChannel | None:
+    from digest.config import SmtpChannel
+
     settings = settings_from(ctx)
     for channel in settings.channels.values():
         if isinstance(channel, SmtpChannel) and channel.dkim_selector:

@@ -27,10 +27,10 @@ import typer
 
 from digest.cli.app import app, console, settings_from, user_errors
 from digest.cli.core import AT_HELP, check_newsletter, parse_at
-from digest.config import Settings
 from digest.errors import DigestError
 
 if TYPE_CHECKING:  # the editing modules load only when an edit command runs
+    from digest.config import Settings
     from digest.edits import Change, DraftView
     from digest.store import Store
 
