@@ -85,11 +85,14 @@ def compose(settings: Settings, edition: Edition, platform: str) -> list[Post]:
     return plan(settings, edition, platform).posts
 
 
-def plan(settings: Settings, edition: Edition, platform: str) -> Plan:
-    """The announcement in the newsletter's configured shape (``social.shape``), cut to
-    the platform's and the configured maximum, with what was left out named."""
+def plan(settings: Settings, edition: Edition, platform: str, shape: str | None = None) -> Plan:
+    """The announcement in the newsletter's configured shape (``social.shape``, or
+    ``shape`` to compare another), cut to the platform's and the configured maximum,
+    with what was left out named."""
     rules = rules_for(platform)
     social = settings.newsletters[edition.newsletter].social
+    if shape is not None:
+        social = social.model_copy(update={"shape": shape})
     env = environment(settings)
     context = _context(settings, edition, platform)
     langs = _langs(settings, edition)
