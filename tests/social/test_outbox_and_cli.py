@@ -125,3 +125,29 @@ def test_cli_post_exits_non_zero_when_a_channel_fails_and_names_platforms_plainl
     assert "X outbox (x):" in result.stdout  # plain words: no ':x:' for rich to emoji
     assert "❌" not in result.stdout
     assert "did not fully post" in result.stderr
+
+
+def test_cli_dry_run_prices_the_x_posts_and_the_other_shapes(tmp_path):
+    from tests.social.fakes import stored_edition
+
+    from digest.store import open_store
+
+    raw = minimal_config(tmp_path)
+    raw["channels"]["x_out"] = {"type": "outbox", "platform": "x"}
+    raw["newsletters"]["weekly"]["channels"] = ["email", "x_out"]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    db = open_store(raw["store"]["url"])
+    edition_id = stored_edition(db)
+    with db.session() as session:
+        from digest.store.tables import EditionRow
+
+        row = session.get(EditionRow, edition_id)
+        row.sections = [s.to_dict() for s in make_edition(2).sections]
+    result = CliRunner().invoke(app, ["-c", str(config), "post", "weekly", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    # one post with the edition's URL: X's price of a post with a URL
+    assert "Estimated X cost: $0.20 for 1 posts ($0.015 a post, $0.2 with a URL)" in result.stdout
+    # a thread adds replies without links ($0.015 each); per item, every story has a URL
+    assert "as thread: $0.23 for 3 posts" in result.stdout
+    assert "as per_item: $0.80 for 4 posts" in result.stdout

@@ -60,6 +60,7 @@ def post(
         typer.echo(json.dumps([_public(p) for p in posts], ensure_ascii=False, indent=2))
     elif dry_run:
         _print_posts(posts)
+        _print_x_costs(settings, edition, posts)
     else:
         console.print(
             f"{newsletter}, edition #{edition.id}: {report.posts} posts made or written",
@@ -120,7 +121,7 @@ def _public(post: Post) -> dict[str, object]:
 
 
 def _print_posts(posts: list[Post]) -> None:
-    from digest.social.limits import URL, rules_for
+    from digest.social.limits import rules_for
 
     if not posts:
         console.print("Nothing would be posted.")
@@ -136,7 +137,34 @@ def _print_posts(posts: list[Post]) -> None:
             console.print(f"  card: {embed.title} <{embed.uri}>", markup=False)
             if embed.thumb_url:
                 console.print(f"  image: {embed.thumb_url} (alt: {embed.thumb_alt})", markup=False)
+
+
+def x_cost(posts: list[Post]) -> float:
+    """X's pay-per-use price of posting these: a post with a URL costs far more."""
+    from digest.social.limits import URL
+
+    return sum(X_POST_WITH_URL_COST if URL.search(p.text) else X_POST_COST for p in posts)
+
+
+def _print_x_costs(settings: Settings, edition: Edition, posts: list[Post]) -> None:
+    """The X cost of this announcement, and of the other shapes, so staff can choose."""
+    from digest.social.compose import plan
+
     x_posts = [p for p in posts if p.platform == "x"]
-    if x_posts:
-        cost = sum(X_POST_WITH_URL_COST if URL.search(p.text) else X_POST_COST for p in x_posts)
-        console.print(f"Estimated X cost: ${cost:.2f} for {len(x_posts)} posts")
+    if not x_posts:
+        return
+    console.print(
+        f"Estimated X cost: ${x_cost(x_posts):.2f} for {len(x_posts)} posts "
+        f"(${X_POST_COST} a post, ${X_POST_WITH_URL_COST} with a URL)",
+        markup=False,
+        emoji=False,
+    )
+    configured = settings.newsletters[edition.newsletter].social.shape
+    for shape in ("link_card", "thread", "per_item"):
+        if shape != configured:
+            other = plan(settings, edition, "x", shape=shape).posts
+            console.print(
+                f"  as {shape}: ${x_cost(other):.2f} for {len(other)} posts",
+                markup=False,
+                emoji=False,
+            )

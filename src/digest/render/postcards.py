@@ -42,11 +42,10 @@ STYLE_DEFAULTS = {
     "link": "color:#0b4f8a",
     "card": "border:1px solid #d9dde3;border-radius:8px;margin:10px 0",
     "card_cell": "padding:12px 14px",
-    "avatar": "max-width:100%;height:auto;border-radius:50%",
-    "initials": (
-        "width:40px;height:40px;border-radius:50%;background:#0b4f8a;color:#ffffff;"
-        "font-size:15px;font-weight:700;line-height:40px;text-align:center"
-    ),
+    "avatar": "border-radius:50%",
+    # kept short: it is written once per card, and Gmail clips an email past ~102 KB
+    "initials": "width:40px;height:40px;border-radius:50%;background:#0b4f8a;color:#fff;"
+    "font:700 15px/40px sans-serif;text-align:center",
     "who": "margin:0;font-size:15px;line-height:1.3",
     "handle": "color:#555b66;font-size:14px",
     "post_text": "margin:10px 0",
@@ -191,9 +190,7 @@ def _avatar(post: SocialPost, s: CardStyles) -> str:
 def _byline(post: SocialPost, s: CardStyles, avatar: bool = True) -> str:
     name = html_escape(post.author_name or post.author_handle)
     handle = html_escape(post.author_handle.lstrip("@"))
-    profile = safe_url(facet_href("mention", post.author_handle.lstrip("@"), post.platform))
-    shown = f'<a href="{html_escape(profile)}"{s.link}>@{handle}</a>' if profile else f"@{handle}"
-    who = f"<p{s.who}><strong>{name}</strong><br><span{s.handle}>{shown}</span></p>"
+    who = f"<p{s.who}><strong>{name}</strong><br><span{s.handle}>@{handle}</span></p>"
     cells = (_avatar(post, s) if avatar else "") + f'<td valign="middle">{who}</td>'
     return f'<table role="presentation" cellpadding="0" cellspacing="0"><tr>{cells}</tr></table>'
 
@@ -203,14 +200,14 @@ def _images(post: SocialPost, s: CardStyles) -> str:
     images = [i for i in post.images if safe_url(i.get("url"))]
     if not images:
         return ""
-    link = safe_url(post.post_url)
 
     def one(image: dict[str, str], width: str) -> str:
-        src = safe_url(image.get("thumb")) or safe_url(image.get("url"))
+        # one image alone is shown full size; in a grid, the thumbnail (smaller download)
+        src = safe_url(image.get("url" if len(images) == 1 else "thumb")) or safe_url(
+            image.get("url")
+        )
         alt = html_escape(image.get("alt") or "")
-        tag = f'<img src="{html_escape(src)}" alt="{alt}" width="{width}"{s.post_image}>'
-        target = safe_url(image.get("url")) or link
-        return f'<a href="{html_escape(target)}">{tag}</a>' if target else tag
+        return f'<img src="{html_escape(src)}" alt="{alt}" width="{width}"{s.post_image}>'
 
     if len(images) == 1:
         return one(images[0], "100%")

@@ -84,15 +84,22 @@ def compose(
 
 
 def plan(
-    settings: Settings, edition: Edition, platform: str, renderer: Renderer | None = None
+    settings: Settings,
+    edition: Edition,
+    platform: str,
+    renderer: Renderer | None = None,
+    shape: str | None = None,
 ) -> Plan:
-    """The announcement in the newsletter's configured shape (``social.shape``), cut to
-    the platform's and the configured maximum, with what was left out named.
+    """The announcement in the newsletter's configured shape (``social.shape``, or
+    ``shape`` to compare another), cut to the platform's and the configured maximum,
+    with what was left out named.
 
     ``renderer``: the run's Renderer (its templates compile once); one is made if not given.
     """
     rules = rules_for(platform)
     social = settings.newsletters[edition.newsletter].social
+    if shape is not None:
+        social = social.model_copy(update={"shape": shape})
     env = (renderer or Renderer(settings)).overlay("social", _social_environment)
     context = _context(settings, edition, platform)
     langs = _langs(settings, edition)
