@@ -73,6 +73,23 @@ def token_of(address: str) -> str:
     return match.group(1)
 
 
+def verp_config(raw_config: dict[str, Any], tmp_path: Path, sink: Sink) -> Path:
+    """config.yaml sending through the sink with a VERP return path, signed with the key
+    in $TEST_SIGNING_KEY."""
+    raw_config["signing_key"] = "${TEST_SIGNING_KEY}"
+    raw_config["channels"]["smtp"] = {
+        "type": "smtp",
+        "host": "127.0.0.1",
+        "port": sink.port,  # type: ignore[attr-defined]
+        "security": "none",
+        "return_path": "bounces+{token}@example.org",
+    }
+    raw_config["newsletters"]["weekly"]["channels"] = ["smtp"]
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw_config))
+    return config
+
+
 def ids_by_email(store: Store) -> dict[str, int]:
     with store.session() as session:
         return {row.email: row.id for row in session.scalars(select(SubscriberRow))}
@@ -107,17 +124,7 @@ def test_bounces_are_attributed_by_the_verp_token_not_the_final_recipient(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TEST_SIGNING_KEY", "verp-test-key-0123456789")
-    raw_config["signing_key"] = "${TEST_SIGNING_KEY}"
-    raw_config["channels"]["smtp"] = {
-        "type": "smtp",
-        "host": "127.0.0.1",
-        "port": sink.port,  # type: ignore[attr-defined]
-        "security": "none",
-        "return_path": "bounces+{token}@example.org",
-    }
-    raw_config["newsletters"]["weekly"]["channels"] = ["smtp"]
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(raw_config))
+    config = verp_config(raw_config, tmp_path, sink)
     store = open_store(raw_config["store"]["url"])
     ana, bo, cy, dan, eve = add_people(store, now, 5)
     make_edition(store, now)
@@ -185,17 +192,7 @@ def test_a_bounce_for_a_copy_sent_before_a_key_rotation_still_counts(
 ) -> None:
     old_key, new_key = "verp-old-key-0123456789abcdef", "verp-new-key-0123456789abcdef"
     monkeypatch.setenv("TEST_SIGNING_KEY", old_key)
-    raw_config["signing_key"] = "${TEST_SIGNING_KEY}"
-    raw_config["channels"]["smtp"] = {
-        "type": "smtp",
-        "host": "127.0.0.1",
-        "port": sink.port,  # type: ignore[attr-defined]
-        "security": "none",
-        "return_path": "bounces+{token}@example.org",
-    }
-    raw_config["newsletters"]["weekly"]["channels"] = ["smtp"]
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(raw_config))
+    config = verp_config(raw_config, tmp_path, sink)
     store = open_store(raw_config["store"]["url"])
     [ana] = add_people(store, now, 1)
     make_edition(store, now)
